@@ -13,12 +13,18 @@ from pathlib import Path
 from .base import CLAIMS, REPLAYS, VERDICTS, Claim, CheckContext, CheckResult, Counterexample, replay, run_claim
 
 __all__ = ["CLAIMS", "REPLAYS", "VERDICTS", "Claim", "CheckContext", "CheckResult", "Counterexample",
-           "DEFAULT_SETTINGS", "load_all", "run_ledger", "replay"]
+           "default_settings", "load_all", "run_ledger", "replay"]
 
-# Modules that register claims; each group of claims lives in one module.
-CLAIM_MODULES: tuple[str, ...] = ()
-
-DEFAULT_SETTINGS: dict[str, dict] = {"quick": {"seed": 0}, "paper": {"seed": 0}}
+# Modules that register claims, one per group of claims. Each defines SETTINGS = {"quick": {...},
+# "paper": {...}} with its budget keys; a profile's ledger section overrides any of them.
+CLAIM_MODULES: tuple[str, ...] = (
+    "spectral_claims",
+    "laplace_claims",
+    "remarks",
+    "perturbation",
+    "dynamics",
+    "asymptotic",
+)
 
 
 def load_all() -> dict:
@@ -28,11 +34,22 @@ def load_all() -> dict:
     return CLAIMS
 
 
+def default_settings(profile: str) -> dict:
+    """Return the merged ledger settings of every claim module for ``profile`` ("quick" or "paper")."""
+    if profile not in ("quick", "paper"):
+        raise ValueError(f"profile must be 'quick' or 'paper'; got {profile!r}")
+    merged = {"seed": 0}
+    for name in CLAIM_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        merged.update(getattr(module, "SETTINGS", {}).get(profile, {}))
+    return merged
+
+
 def run_ledger(settings: dict | None = None, counterexample_dir: Path | None = None,
                progress: bool = False, only: list[str] | None = None) -> dict:
     """Run every registered claim (or the ids in ``only``) and return {"claims": [rows]}."""
     load_all()
-    settings = dict(DEFAULT_SETTINGS["quick"] if settings is None else settings)
+    settings = {**default_settings("quick"), **(settings or {})}
     seed = int(settings.get("seed", 0))
     ids = list(CLAIMS) if only is None else list(only)
     rows = [run_claim(CLAIMS[i], settings, seed, counterexample_dir, progress) for i in ids]

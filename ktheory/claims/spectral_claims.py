@@ -1,0 +1,3 @@
+"""Placeholder until the claims of this group are written."""
+
+SETTINGS: dict = {"quick": {}, "paper": {}}
