@@ -3,7 +3,7 @@
 Notation of Panahi et al. (2022), "Analysis of Knowledge Transfer in Kernel Regime":
 
 - H (m, n, n) stacks the Gram matrices H_k, c_k = a_k / sqrt(m), lambda >= 0 the teacher weight.
-- delta_k(t) = f_k(t) - f_k,inf (unit residuals, ``delta0`` (m, n) holds delta_k(0)) and
+- delta_k(t) = f_k(t) - f_k,inf (unit residuals; ``delta0`` (m, n) contains delta_k(0)) and
   delta(t) = sum_k c_k delta_k(t). With H_k frozen at initialisation (kernel regime) they obey
   the residual ODE  d delta_k / dt = -H_k (c_k delta + lambda delta_k).
 - Delta_k(s), Delta(s): Laplace transforms of delta_k(t) and delta(t).

@@ -114,7 +114,7 @@ def test_exact_inverse_matches_modal_solution():
 
 
 # ---------------------------------------------------------------------------------------------
-# Final value and the paper's statements
+# Final value, eq. (5), Lemma 6.5 and Theorem 3.3 of Panahi et al. (2022)
 # ---------------------------------------------------------------------------------------------
 
 def test_equation5_holds_exactly_with_invertible_units():
