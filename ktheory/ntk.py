@@ -35,7 +35,11 @@ def gram_blocks(X, W, activation) -> np.ndarray:
     X, W = check_problem(X, W)
     D = act.dsigma(X @ W.T).T  # (m, n)
     G = X @ X.T
-    return D[:, :, None] * G[None, :, :] * D[:, None, :]
+    G = 0.5 * (G + G.T)
+    # (D_i D_j) G_ij rounds the same way as (D_j D_i) G_ji, so every H_k is exactly symmetric.
+    out = D[:, :, None] * D[:, None, :]
+    out *= G[None, :, :]
+    return out
 
 
 def check_blocks(H, a=None):

@@ -16,23 +16,30 @@ Notation of Panahi et al. (2022), "Analysis of Knowledge Transfer in Kernel Regi
 
 Three independent routes give all m n poles:
 
-(a) :func:`eigen_decomposition`, symmetric-definite. For lambda > 0, C kron I is positive definite;
-    with its Cholesky factor L (L L^T = C kron I), S = L^T B L is symmetric positive semidefinite and
-    has the same eigenvalues as Hbar. Right eigenvectors are L^{-T} xi and left ones L xi for the
-    orthonormal eigenvectors xi of S, so left . right = 1 without any normalisation step. Rows of B
-    that are exactly zero (a ReLU unit inactive on a sample, or a zero input) give exact zero poles
-    and are removed before the eigensolve. For lambda = 0 the nonzero poles are the eigenvalues of
-    H = sum_k c_k^2 H_k, and the other (m - 1) n poles are zero.
+(a) :func:`eigen_decomposition`, a symmetric eigensolve. Factor each H_k = F_k^T F_k with
+    F_k = diag(sqrt h) Q^T from its nonzero eigenpairs (h, Q), so that B = F^T F with
+    F = blockdiag(F_k). Then Hbar = F^T F (C kron I) has the same nonzero eigenvalues as the
+    symmetric matrix S = F (C kron I) F^T = Fc Fc^T + lambda diag(h) of size R = sum_k rank(H_k),
+    where Fc stacks c_k F_k. For lambda > 0, S is positive definite (every eigenvalue is at least
+    lambda times the smallest kept h), so R is exactly the number of nonzero poles and the
+    m n - R zero poles (inactive ReLU rows, n > d, other null vectors of the H_k) never enter the
+    eigensolve. For orthonormal eigenvectors xi of S, the right eigenvector is F^T xi / sqrt(p) and
+    the left one (C kron I) F^T xi / sqrt(p), so left . right = 1 without a normalisation step.
+    For lambda = 0 the nonzero poles are the eigenvalues of H = sum_k c_k^2 H_k, and the other
+    poles are zero.
 (b) :func:`secular_poles`, roots of det(I + T(-p)) = 0 isolated by bisection on the number of
     negative eigenvalues of I + T(-p) (T(-p) increases in the Loewner order between singular points,
     so that count only falls) and polished with Brent's method.
 (c) :func:`nonsymmetric_poles`, numpy's general eigensolver on the dense Hbar, which also reports the
-    largest imaginary part it returns (all poles are real, because Hbar is similar to S).
+    largest imaginary part it returns (all poles are real, because for lambda > 0 Hbar is similar
+    to the symmetric (C kron I)^{1/2} B (C kron I)^{1/2}).
 
 Known limitations
 -----------------
-- A pole is called zero when it lies below ``zero_tolerance``, about (m n) * eps * ||S||. Genuine
-  poles that small cannot be told from zero in float64; the high-precision module decides those.
+- An eigenvalue of H_k below 10 n eps max_k ||H_k|| counts as zero (for lambda = 0, an eigenvalue
+  of H below 10 n eps ||H||). Genuine poles that small cannot be told from zero in float64; the
+  high-precision module decides those. Poles just above the threshold are kept but carry
+  absolute errors of order R eps ||S||.
 - Route (b) cannot see poles that lie exactly on the singular set (identical units produce them,
   violating Assumption 2). It reports how many poles it could not account for as ``missing``
   instead of guessing.
@@ -71,6 +78,7 @@ __all__ = [
     "modal_solution",
     "expm_solution",
     "extreme_poles",
+    "ExtremePoles",
     "to_unit_major",
 ]
 
@@ -83,6 +91,24 @@ _EPS = np.finfo(np.float64).eps
 # error of a symmetric eigensolver is a small multiple of size * eps * ||S||, so exact zeros land
 # there. The factor 10 is a safety margin, not derived.
 ZERO_FACTOR = 10.0
+
+# transfer_matrix treats s I + lambda H_k as singular when an eigenvalue is within
+# SINGULAR_FACTOR * n * eps of its scale: the eigenvalues of H_k carry that much backward error.
+SINGULAR_FACTOR = 10.0
+
+# secular_poles merges singular points lambda h closer than this relative distance (their
+# rounding error is about n eps), and treats singular values of the blow-up directions below
+# BLOWUP_RANK_RTOL times the largest as zero when it counts how many eigenvalues blow up.
+SINGULAR_CLUSTER_RTOL = 1e-10
+BLOWUP_RANK_RTOL = 1e-10
+
+# Seed of the Lanczos start vector in extreme_poles (any fixed value; it only fixes the run).
+LANCZOS_START_SEED = 0
+
+# LAPACK drivers of scipy.linalg.eigh for route (a), chosen by the spectral benchmark: the
+# divide-and-conquer driver is the fastest with eigenvectors at sizes 1000..4000.
+EIGH_DRIVER_VECTORS = "evd"
+EIGH_DRIVER_VALUES = "evd"
 
 
 def _setup(H, a, lam):
@@ -99,9 +125,9 @@ def _check_dense_size(rows: int, max_bytes: float, what: str):
     need = float(rows) * rows * 8
     if need > max_bytes:
         raise MemoryLimitError(
-            f"the dense {what} would need {need / 2**30:.2f} GiB ({rows} x {rows} float64), above "
-            f"max_bytes = {max_bytes / 2**30:.2f} GiB; use block_operator() and extreme_poles() for "
-            "matrices this large, or raise max_bytes"
+            f"the dense {what} would need an estimated {need:.4g} bytes ({need / 2**30:.2f} GiB, "
+            f"{rows} x {rows} float64), above max_bytes = {max_bytes:.4g} bytes; use block_operator() "
+            "and extreme_poles() for matrices this large, or raise max_bytes"
         )
 
 
@@ -143,30 +169,36 @@ def block_operator(H, a, lam) -> LinearOperator:
 def transfer_matrix(s, H, a, lam) -> np.ndarray:
     """Return T(s) = sum_k c_k^2 (s I + lambda H_k)^{-1} H_k, shape (n, n), for real or complex s.
 
-    Raises when s I + lambda H_k is singular, that is when s = -lambda h for an eigenvalue h of
-    some H_k (including s = 0 with a singular H_k).
+    Computed as sum_k c_k^2 Q_k diag(h / (s + lambda h)) Q_k^T from the eigenpairs of each H_k, so
+    T(s) is exactly symmetric. Raises when s I + lambda H_k is singular for a unit with c_k != 0,
+    that is when |s + lambda h| <= SINGULAR_FACTOR * n * eps * (|s| + lambda ||H_k||) for an
+    eigenvalue h of H_k (this includes s = 0 with a singular H_k, and s = 0 with lambda = 0).
     """
     H, c, lam = _setup(H, a, lam)
-    s = complex(s) if np.iscomplexobj(s) else float(s)
+    if np.iscomplexobj(s):
+        s = complex(s)
+    else:
+        try:
+            s = float(s)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"s must be a real or complex number; got {s!r}") from None
     if not np.isfinite(s):
         raise InvalidArgumentError(f"s must be finite; got {s!r}")
     m, n, _ = H.shape
-    dtype = np.complex128 if isinstance(s, complex) else np.float64
-    T = np.zeros((n, n), dtype=dtype)
-    eye = np.eye(n)
-    for k in range(m):
-        if c[k] == 0.0:
-            continue
-        try:
-            lu = sla.lu_factor(s * eye + lam * H[k], check_finite=False)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise InvalidArgumentError(f"s = {s!r}: s I + lambda H_{k} is singular ({exc})") from None
-        if np.any(np.abs(np.diag(lu[0])) <= n * _EPS * max(abs(s), lam * np.abs(H[k]).max(), 1e-300)):
-            raise InvalidArgumentError(
-                f"s = {s!r} makes s I + lambda H_{k} singular: s equals -lambda times an eigenvalue of H_{k}"
-            )
-        T += c[k] ** 2 * sla.lu_solve(lu, H[k].astype(dtype), check_finite=False)
-    return T
+    h, Q = np.linalg.eigh(H)
+    denom = s + lam * h  # eigenvalues of s I + lambda H_k, shape (m, n)
+    scale = abs(s) + lam * np.abs(h).max(axis=1, keepdims=True)
+    singular = (np.abs(denom) <= SINGULAR_FACTOR * n * _EPS * scale) & (c != 0)[:, None]
+    if np.any(singular):
+        k, j = (int(v[0]) for v in np.nonzero(singular))
+        raise InvalidArgumentError(
+            f"s = {s!r} makes s I + lambda H_{k} singular: s is -lambda times the eigenvalue "
+            f"{h[k, j]!r} of H_{k} (lambda = {lam!r}); T(s) has a pole there, so choose another s"
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(singular | (c == 0)[:, None], 0.0, (c * c)[:, None] * h / denom)
+    T = np.einsum("kab,kb,kcb->ac", Q, g, Q)
+    return 0.5 * (T + T.T)
 
 
 def to_unit_major(vectors: np.ndarray, m: int, n: int) -> np.ndarray:
@@ -178,12 +210,14 @@ def to_unit_major(vectors: np.ndarray, m: int, n: int) -> np.ndarray:
 
 @dataclass
 class ModalBasis:
-    """Eigenstructure of Hbar from the symmetric-definite route (a).
+    """Eigenstructure of Hbar from the symmetric route (a).
 
     ``poles`` holds all m n poles ascending, zeros included; ``nonzero`` the positive ones, with
     matching columns of ``right`` and ``left`` (unit-major, shape (m n, r)) normalised so that
     left^T right = I. The zero eigenspace enters the modal solution through the projector
-    I - right left^T.
+    I - right left^T. ``zero_tolerance`` is the threshold below which an eigenvalue of an H_k
+    (lambda > 0) or of H = sum_k c_k^2 H_k (lambda = 0) counts as zero; ``inactive_rows`` counts the (unit, sample) pairs with
+    H_k[i, i] = 0 (for ReLU, units inactive on a sample), which are among the zero poles.
     """
 
     poles: np.ndarray
@@ -199,60 +233,55 @@ class ModalBasis:
     info: dict = field(default_factory=dict)
 
 
-def _sample_major_cholesky(c, lam, active):
-    """Return per-sample lower Cholesky factors L_i of C restricted to the units active on sample i.
+def _unit_factors(H):
+    """Return the eigen-factors of the H_k: F (R, n), unit index (R,), h (R,), and the tolerance.
 
-    ``active`` is (n, m) boolean. Factors are embedded in (m, m) with zeros for inactive units, so
-    that L L^T restricted to the active pairs equals (C kron I) restricted to them.
+    Row j of F is sqrt(h_j) q_j^T for a nonzero eigenpair (h_j, q_j) of H_{unit[j]}, so that
+    F_k^T F_k = H_k and F_k F_k^T = diag(h) for the rows F_k of unit k. Eigenvalues below the
+    tolerance of :func:`_unit_eigen` count as zero and get no row.
     """
-    n, m = active.shape
-    C = np.outer(c, c) + lam * np.eye(m)
-    Ls = np.zeros((n, m, m))
-    full = np.all(active, axis=1)
-    if np.any(full):
-        Ls[full] = np.linalg.cholesky(C)
-    for i in np.flatnonzero(~full):
-        idx = np.flatnonzero(active[i])
-        if idx.size:
-            Ls[i][np.ix_(idx, idx)] = np.linalg.cholesky(C[np.ix_(idx, idx)])
-    return Ls
+    h, Q, tol = _unit_eigen(H)
+    keep = h > 0
+    unit = np.repeat(np.arange(H.shape[0]), keep.sum(axis=1))
+    h_kept = h[keep]
+    F = Q.transpose(0, 2, 1)[keep] * np.sqrt(h_kept)[:, None]
+    return F, unit, h_kept, tol
 
 
 def eigen_decomposition(H, a, lam, vectors: bool = True, max_bytes: float = DENSE_LIMIT_BYTES) -> ModalBasis:
     """Compute all poles (and optionally the biorthonormal eigenvectors) of Hbar by route (a).
 
-    See the module docstring for the method. Cost: one dense symmetric eigensolve of size equal to
-    the number of active (unit, sample) pairs, plus m^3 n^2 flops to form S.
+    See the module docstring for the method. Cost: m eigendecompositions of n x n, one product
+    R x n by n x R, and one dense symmetric eigensolve of size R = sum_k rank(H_k), the number of
+    nonzero poles (for lambda > 0).
     """
     H, c, lam = _setup(H, a, lam)
     m, n, _ = H.shape
     if lam == 0.0:
         return _eigen_lambda_zero(H, c, vectors)
 
-    diag = np.einsum("kii->ki", H)  # (m, n)
-    active = (diag > 0).T  # (n, m), sample-major
-    inactive_rows = int(active.size - np.count_nonzero(active))
-    flat_active = np.flatnonzero(active.reshape(-1))
-    size = flat_active.size
+    inactive_rows = int(np.count_nonzero(np.einsum("kii->ki", H) == 0))
+    F, unit, h_kept, unit_tol = _unit_factors(H)
+    size = F.shape[0]
     _check_dense_size(size, max_bytes, "symmetric form S of Hbar")
 
-    # S[(i, a), (j, b)] = sum_k L_i[k, a] H_k[i, j] L_j[k, b] in sample-major order.
-    Ls = _sample_major_cholesky(c, lam, active)
-    S4 = np.zeros((n, m, n, m))
-    for k in range(m):
-        Lk = Ls[:, k, :]  # (n, m): row i is L_i[k, :]
-        S4 += H[k][:, None, :, None] * Lk[:, :, None, None] * Lk[None, None, :, :]
-    S = S4.reshape(n * m, n * m)[np.ix_(flat_active, flat_active)]
-    del S4
+    # S = F (C kron I) F^T = Fc Fc^T + lambda diag(h), with Fc = diag(c_unit) F, because
+    # F_k F_k^T = diag(h_k). numpy evaluates Fc @ Fc.T with a symmetric rank-n update.
+    Fc = F * c[unit][:, None]
+    S = Fc @ Fc.T
+    S[np.diag_indices(size)] += lam * h_kept
+    del Fc
 
     if vectors:
-        w, Xi = sla.eigh(S, check_finite=False)
+        w, Xi = sla.eigh(S, overwrite_a=True, check_finite=False, driver=EIGH_DRIVER_VECTORS)
     else:
-        w = sla.eigh(S, eigvals_only=True, check_finite=False)
+        w = sla.eigh(S, eigvals_only=True, overwrite_a=True, check_finite=False, driver=EIGH_DRIVER_VALUES)
         Xi = None
-    scale = max(abs(w[-1]), abs(w[0])) if w.size else 0.0
-    tol = ZERO_FACTOR * max(size, 1) * _EPS * scale
-    nonzero_mask = w > tol
+    del S
+    # Every eigenvalue of S is at least lambda * min(h) > 0, so all R of them are nonzero poles.
+    # Only when lambda * min(h) is below the rounding error of S can one come out <= 0; such
+    # values are counted as zero poles.
+    nonzero_mask = w > 0
     zero_count = int(m * n - np.count_nonzero(nonzero_mask))
     nonzero = w[nonzero_mask]
     all_poles = np.concatenate([np.zeros(zero_count), nonzero])
@@ -260,39 +289,21 @@ def eigen_decomposition(H, a, lam, vectors: bool = True, max_bytes: float = DENS
     right = left = None
     if vectors:
         Xi = Xi[:, nonzero_mask]
-        full_xi = np.zeros((n * m, Xi.shape[1]))
-        full_xi[flat_active] = Xi
-        xi3 = full_xi.reshape(n, m, -1)
-        # left = L xi and right = L^{-T} xi, one small triangular system per sample.
-        left3 = np.einsum("iab,ibr->iar", Ls, xi3)
-        right3 = np.zeros_like(xi3)
-        for i in range(n):
-            idx = np.flatnonzero(active[i])
-            if idx.size:
-                Li = Ls[i][np.ix_(idx, idx)]
-                right3[i, idx] = sla.solve_triangular(Li, xi3[i, idx], lower=True, trans="T")
-        right = to_unit_major(right3.reshape(n * m, -1), m, n)
-        # Left eigenvectors of the full Hbar also have components on inactive rows:
-        # Hbar^T l = (C kron I) B l, whose inactive rows are (C kron I)_{IA} B_A l_A / p.
-        left_full = to_unit_major(left3.reshape(n * m, -1), m, n)
-        if inactive_rows:
-            left_full = _complete_left(H, c, lam, left_full, nonzero, active)
-        left = left_full
-    return ModalBasis(all_poles, nonzero, right, left, zero_count, tol, inactive_rows, m, n, lam,
-                      info={"route": "symmetric-definite", "size": size})
-
-
-def _complete_left(H, c, lam, left, p, active):
-    """Fill the inactive rows of left eigenvectors: l = (C kron I) B l / p on the full space."""
-    m = c.size
-    n = H.shape[1]
-    Bl = np.einsum("kij,kjr->kir", H, left.reshape(m, n, -1))  # zero on inactive rows
-    Ml = c[:, None, None] * np.einsum("k,kir->ir", c, Bl)[None] + lam * Bl
-    full = (Ml / p[None, None, :]).reshape(m * n, -1)
-    inactive = ~active.T.reshape(-1)  # unit-major
-    out = left.copy()
-    out[inactive] = full[inactive]
-    return out
+        # right = F^T xi / sqrt(p) and left = (C kron I) right, so that left . right
+        # = xi^T F (C kron I) F^T xi / p = xi^T S xi / p = 1.
+        right = np.zeros((m, n, Xi.shape[1]))
+        bounds = np.searchsorted(unit, np.arange(m + 1))
+        for k in range(m):
+            rows = slice(bounds[k], bounds[k + 1])
+            if bounds[k + 1] > bounds[k]:
+                right[k] = F[rows].T @ Xi[rows]
+        right /= np.sqrt(nonzero)[None, None, :]
+        left = c[:, None, None] * np.einsum("k,kir->ir", c, right)[None] + lam * right
+        right = right.reshape(m * n, -1)
+        left = left.reshape(m * n, -1)
+    return ModalBasis(all_poles, nonzero, right, left, zero_count, unit_tol, inactive_rows, m, n, lam,
+                      info={"route": "symmetric-factor", "size": size, "unit_tolerance": unit_tol,
+                            "unit_rank": np.bincount(unit, minlength=m)})
 
 
 def _eigen_lambda_zero(H, c, vectors):
@@ -342,11 +353,13 @@ class SecularPoles:
 
 
 def _unit_eigen(H, tol_factor=ZERO_FACTOR):
-    m, n, _ = H.shape
-    h = np.empty((m, n))
-    Q = np.empty((m, n, n))
-    for k in range(m):
-        h[k], Q[k] = np.linalg.eigh(H[k])
+    """Return eigenvalues h (m, n) and eigenvectors Q (m, n, n) of the H_k, and the zero tolerance.
+
+    Eigenvalues at or below tol_factor * n * eps * max_k ||H_k|| (the backward error of the
+    symmetric eigensolver, with a margin) are set to exactly zero.
+    """
+    n = H.shape[1]
+    h, Q = np.linalg.eigh(H)
     scale = np.abs(h).max(initial=0.0)
     tol = tol_factor * n * _EPS * max(scale, 1e-300)
     h = np.where(h > tol, h, 0.0)
@@ -356,14 +369,23 @@ def _unit_eigen(H, tol_factor=ZERO_FACTOR):
 def secular_poles(H, a, lam, upper: float | None = None, xtol: float = 1e-13) -> SecularPoles:
     """Find the poles of Hbar as roots of the secular condition "-1 is an eigenvalue of T(-p)".
 
-    Works from the eigendecompositions of the H_k only; never forms Hbar. Each evaluation costs
+    Works from the eigendecompositions of the H_k only and never forms Hbar. Each evaluation costs
     m n^3 flops, so the route is meant for n up to a few hundred. ``xtol`` is the relative width
-    below which two roots are reported as one root with multiplicity.
+    below which an isolating interval is reported as one root with multiplicity.
+
+    The number of negative eigenvalues of I + T(-p) falls monotonically between singular points,
+    so bisection on that count isolates every root. Near a singular point sigma = lambda h, T(-p)
+    has an eigenvalue that runs to +-infinity and swamps the others with rounding error, so the
+    count is never evaluated there. Instead the one-sided limits at sigma are computed exactly:
+    with V the blow-up directions (eigenvectors of the H_k for that h) and P an orthonormal basis
+    of their complement, the count just below sigma is the number of negative eigenvalues of
+    P^T (I + T_rest(-sigma)) P, and just above it that number plus rank(V).
     """
     H, c, lam = _setup(H, a, lam)
     m, n, _ = H.shape
     h, Q, htol = _unit_eigen(H)
     weights = (c * c)[:, None]
+    live = (h > 0) & (weights > 0)  # eigenpairs that enter T(s)
     if lam > 0:
         zero_count = int(np.count_nonzero(h == 0.0))
     else:
@@ -376,37 +398,61 @@ def secular_poles(H, a, lam, upper: float | None = None, xtol: float = 1e-13) ->
 
     count = 0
 
+    def matrix_at(p, exclude=None):
+        mask = live if exclude is None else live & ~exclude
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(mask, h / (lam * h - p), 0.0)  # eigenvalues of (lambda H_k - p I)^{-1} H_k
+        T = np.einsum("kab,kb,kcb->ac", Q, weights * g, Q)
+        return np.eye(n) + 0.5 * (T + T.T)
+
     def eigs_at(p):
         nonlocal count
         count += 1
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.where(h > 0, h / (lam * h - p), 0.0)  # eigenvalues of (lambda H_k - p I)^{-1} H_k
-        T = np.einsum("kab,kb,kcb->ac", Q, weights * g, Q)
-        return np.linalg.eigvalsh(np.eye(n) + 0.5 * (T + T.T))
+        return np.linalg.eigvalsh(matrix_at(p))
 
     def negatives(p):
         return int(np.count_nonzero(eigs_at(p) < 0.0))
 
+    def one_sided_counts(low, high):
+        """Counts just below and just above a cluster of singular points in [low, high]."""
+        nonlocal count
+        count += 1
+        sel = live & (lam * h >= low) & (lam * h <= high)
+        V = Q.transpose(0, 2, 1)[sel].T  # (n, r) blow-up directions
+        U, sv, _ = np.linalg.svd(V, full_matrices=True)
+        rank = int(np.count_nonzero(sv > BLOWUP_RANK_RTOL * sv[0]))
+        P = U[:, rank:]
+        if P.shape[1] == 0:
+            return 0, rank
+        M = matrix_at(0.5 * (low + high), exclude=sel)
+        below = int(np.count_nonzero(np.linalg.eigvalsh(P.T @ M @ P) < 0.0))
+        return below, below + rank
+
+    # Singular points lambda h, with values closer than SINGULAR_CLUSTER_RTOL merged into one
+    # cluster; roots strictly inside a cluster are not searched and end up in ``missing``.
+    clusters = []
     if lam > 0:
-        sing = np.unique(lam * h[h > 0])
-        sing = sing[sing < upper]
-    else:
-        sing = np.empty(0)
-    edges = np.concatenate([[0.0], sing, [upper]])
+        values = np.unique(lam * h[live])
+        values = values[values < upper]
+        start = 0
+        for i in range(1, values.size + 1):
+            if i == values.size or values[i] - values[i - 1] > SINGULAR_CLUSTER_RTOL * values[i]:
+                clusters.append((values[start], values[i - 1]))
+                start = i
+
     roots: list[float] = []
     mult: list[int] = []
 
-    def isolate(lo, hi, n_lo, n_hi):
+    def isolate(lo, hi, n_lo, n_hi, lo_regular, hi_regular):
         if n_lo <= n_hi:
             return
-        if n_lo - n_hi == 1:
+        if n_lo - n_hi == 1 and lo_regular and hi_regular:
             index = n_hi
 
             def g(p):
                 return eigs_at(p)[index]
 
-            root = optimize.brentq(g, lo, hi, xtol=1e-300, rtol=4 * _EPS, maxiter=200)
-            roots.append(root)
+            roots.append(optimize.brentq(g, lo, hi, xtol=1e-300, rtol=4 * _EPS, maxiter=200))
             mult.append(1)
             return
         if hi - lo <= xtol * hi:
@@ -415,21 +461,20 @@ def secular_poles(H, a, lam, upper: float | None = None, xtol: float = 1e-13) ->
             return
         mid = 0.5 * (lo + hi)
         n_mid = negatives(mid)
-        isolate(lo, mid, n_lo, n_mid)
-        isolate(mid, hi, n_mid, n_hi)
+        isolate(lo, mid, n_lo, n_mid, lo_regular, True)
+        isolate(mid, hi, n_mid, n_hi, True, hi_regular)
 
-    for left_edge, right_edge in zip(edges[:-1], edges[1:]):
-        width = right_edge - left_edge
-        if width <= 0:
-            continue
-        # Step inside the open interval, away from the singular points where T(-p) blows up.
-        lo = left_edge + max(width * 1e-12, 4 * _EPS * left_edge)
-        hi = right_edge - max(width * 1e-12, 4 * _EPS * right_edge)
-        if right_edge == edges[-1]:
-            hi = right_edge
-        if lo >= hi:
-            continue
-        isolate(lo, hi, negatives(lo), negatives(hi))
+    # Walk the intervals (0, first cluster), (cluster, next cluster), ..., (last cluster, upper).
+    if lam > 0:
+        lo, n_lo, lo_regular = 0.0, negatives(0.0), True
+    else:
+        # T(-p) = -H / p: every nonzero eigenvalue of H gives a negative eigenvalue as p -> 0+.
+        lo, n_lo, lo_regular = 0.0, m * n - zero_count, False
+    for low, high in clusters:
+        below, above = one_sided_counts(low, high)
+        isolate(lo, low, n_lo, below, lo_regular, False)
+        lo, n_lo, lo_regular = high, above, False
+    isolate(lo, upper, n_lo, negatives(upper), lo_regular, True)
 
     roots_arr = np.array(roots)
     mult_arr = np.array(mult, dtype=int)
@@ -437,7 +482,7 @@ def secular_poles(H, a, lam, upper: float | None = None, xtol: float = 1e-13) ->
     roots_arr, mult_arr = roots_arr[order], mult_arr[order]
     found = zero_count + int(mult_arr.sum())
     listed = np.concatenate([np.zeros(zero_count), np.repeat(roots_arr, mult_arr)])
-    return SecularPoles(roots_arr, mult_arr, zero_count, m * n - found, lam * np.unique(h[h > 0]),
+    return SecularPoles(roots_arr, mult_arr, zero_count, m * n - found, lam * np.unique(h[live]),
                         np.sort(listed), count)
 
 
@@ -614,43 +659,112 @@ def modal_solution(basis: ModalBasis, eta0, times) -> np.ndarray:
 def expm_solution(H, a, lam, eta0, times, max_bytes: float = DENSE_LIMIT_BYTES) -> np.ndarray:
     """Return eta(t) = exp(-Hbar t) eta0 by scipy.sparse.linalg.expm_multiply, shape (len(times), m n).
 
-    Independent of the eigensolver; used to cross-check :func:`modal_solution`.
+    Independent of the eigensolver; used to cross-check :func:`modal_solution`. The cost grows
+    with t ||Hbar||_1 (about that many matrix-vector products).
     """
     Hbar = block_matrix(H, a, lam, max_bytes=max_bytes)
     eta0 = as_finite_array("eta0", eta0, shape=(Hbar.shape[0],))
     times = as_finite_array("times", np.atleast_1d(times), ndim=1)
     if np.any(times < 0):
         raise InvalidArgumentError(f"times must be >= 0; got minimum {times.min()!r}")
-    return np.stack([expm_multiply(-t * Hbar, eta0) if t > 0 else eta0.copy() for t in times])
+    # traceA=0 turns off expm_multiply's shift by mu = trace / N: that shift multiplies by
+    # exp(t mu) and back, which for t mu of a few hundred swamps slowly decaying components
+    # (including the zero eigenspace) with rounding error of size eps exp(t mu).
+    return np.stack([expm_multiply(-t * Hbar, eta0, traceA=0.0) if t > 0 else eta0.copy() for t in times])
 
 
-def extreme_poles(H, a, lam, k: int = 10, which: str = "LA", tol: float = 0.0) -> np.ndarray:
-    """Return the k largest ("LA") or smallest ("SA") poles without forming Hbar, ascending.
+@dataclass
+class ExtremePoles:
+    """The k smallest or largest nonzero poles from a Lanczos solver, with their accuracy.
 
-    Uses scipy's Lanczos solver (eigsh) on the symmetric form S = L^T B L as a LinearOperator, with
-    the exactly-zero rows of B removed, so "SA" returns the smallest poles of the active part (exact
-    zero poles from inactive rows are not among them). Needs lambda > 0.
+    ``poles`` ascending; ``residuals`` are ||S x - p x|| / (||S||_est ||x||) for the returned
+    eigenvectors x of the symmetric form S (``norm_estimate`` is the largest pole found or known);
+    ``size`` is R, the order of S; ``matvecs`` counts operator applications.
+    """
+
+    poles: np.ndarray
+    residuals: np.ndarray
+    which: str
+    size: int
+    zero_count: int
+    matvecs: int
+    norm_estimate: float
+
+
+def extreme_poles(H, a, lam, k: int = 10, which: str = "LA", tol: float = 0.0,
+                  return_details: bool = False):
+    """Return the k largest ("LA") or smallest nonzero ("SA") poles without forming Hbar, ascending.
+
+    Works on the symmetric form S = Fc Fc^T + lambda diag(h) of route (a) (see the module
+    docstring) as a LinearOperator: a product costs 2 R n flops, and S never exists as a dense
+    matrix. "LA" runs Lanczos (scipy's eigsh) on S. "SA" runs it in shift-invert mode at 0, with
+    S^{-1} applied through the Woodbury identity
+    S^{-1} = D^{-1} - D^{-1} Fc K^{-1} Fc^T D^{-1}, D = lambda diag(h), K = I_n + Fc^T D^{-1} Fc,
+    so the smallest poles converge as fast as the largest. Setup: one eigendecomposition of each
+    H_k (m n^3 flops) and, for "SA", a Cholesky factorisation of the n x n matrix K.
+
+    Zero poles are excluded, so "SA" returns the smallest nonzero poles. For lambda = 0 the poles
+    are the eigenvalues of H = sum_k c_k^2 H_k, computed densely (n x n). With ``return_details``
+    the result is an :class:`ExtremePoles` with residuals; otherwise an array of the k poles.
     """
     from scipy.sparse.linalg import eigsh
 
     H, c, lam = _setup(H, a, lam)
-    if lam == 0.0:
-        raise InvalidArgumentError("extreme_poles needs lam > 0; for lam = 0 use the eigenvalues of H = sum_k c_k^2 H_k")
     if which not in ("LA", "SA"):
-        raise InvalidArgumentError(f"which must be 'LA' or 'SA'; got {which!r}")
+        raise InvalidArgumentError(f"which must be 'LA' (largest) or 'SA' (smallest nonzero); got {which!r}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise InvalidArgumentError(f"k must be a positive integer; got {k!r}")
     m, n, _ = H.shape
-    active = (np.einsum("kii->ki", H) > 0).T
-    Ls = _sample_major_cholesky(c, lam, active)
-    flat = np.flatnonzero(active.reshape(-1))
 
-    def matvec(x):
-        full = np.zeros(n * m)
-        full[flat] = np.ravel(x)
-        u = np.einsum("iab,ib->ia", Ls, full.reshape(n, m))  # L xi, sample-major
-        Bu = np.einsum("kij,jk->ik", H, u)  # apply blockdiag(H_k)
-        out = np.einsum("iba,ib->ia", Ls, Bu)  # L^T (.)
-        return out.reshape(-1)[flat]
+    if lam == 0.0:
+        basis = _eigen_lambda_zero(H, c, vectors=False)
+        values = basis.nonzero
+        if k > values.size:
+            raise InvalidArgumentError(f"k = {k} exceeds the {values.size} nonzero poles (lam = 0)")
+        picked = values[:k] if which == "SA" else values[-k:]
+        result = ExtremePoles(picked, np.zeros(k), which, n, basis.zero_count, 0, float(values[-1]))
+        return result if return_details else result.poles
 
-    op = LinearOperator((flat.size, flat.size), matvec=matvec, dtype=np.float64)
-    values = eigsh(op, k=k, which=which, tol=tol, return_eigenvectors=False)
-    return np.sort(values)
+    F, unit, h_kept, _ = _unit_factors(H)
+    size = F.shape[0]
+    # eigsh needs k < R; the dense route handles problems that small.
+    if k >= size:
+        raise InvalidArgumentError(
+            f"k = {k} must be below the number of nonzero poles, {size}; use eigen_decomposition() instead"
+        )
+    Fc = F * c[unit][:, None]
+    del F
+    d_diag = lam * h_kept
+    count = 0
+
+    def s_matvec(x):
+        nonlocal count
+        count += 1
+        x = np.asarray(x).reshape(size, -1)
+        return Fc @ (Fc.T @ x) + d_diag[:, None] * x
+
+    s_op = LinearOperator((size, size), matvec=s_matvec, matmat=s_matvec, dtype=np.float64)
+    # A fixed random start vector makes repeated calls return identical values.
+    v0 = np.random.default_rng(LANCZOS_START_SEED).standard_normal(size)
+    if which == "LA":
+        values, vectors = eigsh(s_op, k=k, which="LA", tol=tol, v0=v0)
+    else:
+        scaled = Fc / d_diag[:, None]  # D^{-1} Fc
+        K = np.eye(n) + Fc.T @ scaled
+        chol = sla.cho_factor(K, lower=True, check_finite=False)
+
+        def inverse_matvec(x):
+            x = np.asarray(x).reshape(size, -1)
+            y = x / d_diag[:, None]
+            return y - scaled @ sla.cho_solve(chol, Fc.T @ y, check_finite=False)
+
+        inv_op = LinearOperator((size, size), matvec=inverse_matvec, matmat=inverse_matvec, dtype=np.float64)
+        values, vectors = eigsh(s_op, k=k, sigma=0.0, which="LM", OPinv=inv_op, tol=tol, v0=v0)
+    order = np.argsort(values)
+    values, vectors = values[order], vectors[:, order]
+    norm = float(max(values.max(), 0.0)) if which == "LA" else float(
+        eigsh(s_op, k=1, which="LA", tol=1e-6, v0=v0, return_eigenvectors=False)[0])
+    resid = np.linalg.norm(s_matvec(vectors) - vectors * values, axis=0) / (
+        norm * np.linalg.norm(vectors, axis=0))
+    result = ExtremePoles(values, resid, which, size, m * n - size, count, norm)
+    return result if return_details else result.poles

@@ -37,7 +37,6 @@ Known limitations
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import pickle
 import tarfile
