@@ -56,6 +56,8 @@ __all__ = [
     "decide_with_high_precision",
     "decide_pole_bound",
     "decide_pole_gap",
+    "ZERO_BAND",
+    "decide_zero_pole_count",
 ]
 
 DEFAULT_DPS = 50
@@ -67,6 +69,10 @@ MAX_SIZE = 64
 ZERO_GUARD_DIGITS = 10
 """Digits given up when calling a pole zero: eigsy's backward error is a modest multiple of
 size * 10^-dps * ||S||, far above which 10^(10 - dps) ||S|| lies for m n <= MAX_SIZE."""
+
+ZERO_BAND = 1e3
+"""A float64 pole below ZERO_BAND times the zero tolerance of ktheory.spectral may be a zero blurred
+by rounding (or a genuine tiny pole): the zero count is then decided in high precision."""
 
 _EPS = np.finfo(np.float64).eps
 
@@ -641,3 +647,46 @@ def decide_pole_gap(H, a, lam, dps: int = DEFAULT_DPS) -> PrecisionDecision:
         return gap, ctx.mpf(10) ** (ZERO_GUARD_DIGITS - d) * max(ps)
 
     return decide_with_high_precision(v64, 2 * pole_err, high, threshold=0.0, dps=dps)
+
+
+def decide_zero_pole_count(H, a, lam, dps: int = DEFAULT_DPS):
+    """Decide the number of zero poles, in high precision when float64 is ambiguous.
+
+    Float inputs. Float64 (:func:`ktheory.spectral.eigen_decomposition`) counts the poles below its
+    zero tolerance tol. The count is ambiguous when the smallest pole above tol lies below
+    ZERO_BAND * tol; then :func:`high_precision_modes` (with rounding-level eigenvalues of the H_k
+    set to zero) decides.
+
+    Returns
+    -------
+    count : int
+        The decided number of zero poles.
+    decision : PrecisionDecision
+        About the smallest pole float64 calls nonzero: "above" means it is positive (the float64
+        count stands), "tie" that it is zero at ``dps`` digits. Its ``note`` gives both counts
+        when high precision was used.
+    """
+    from .spectral import eigen_decomposition
+
+    H = np.asarray(H, dtype=float)
+    basis = eigen_decomposition(H, a, lam, vectors=False)
+    if basis.nonzero.size == 0:
+        decision = PrecisionDecision("tie", False, 0.0, basis.zero_tolerance, 0.0, basis.zero_tolerance,
+                                     0.0, None, "every pole is zero in float64")
+        return basis.zero_count, decision
+    smallest = float(basis.nonzero.min())
+    state = {}
+
+    def high(d):
+        modes = high_precision_modes(H, a, lam, dps=d)
+        state["modes"] = modes
+        index = basis.zero_count  # position of the smallest float64-nonzero pole
+        value = modes.poles[index] if index < len(modes.poles) else mpmath.mp.zero
+        return value, modes.zero_tolerance
+
+    decision = decide_with_high_precision(smallest, ZERO_BAND * basis.zero_tolerance, high, dps=dps)
+    if not decision.used_high_precision:
+        return basis.zero_count, decision
+    count = state["modes"].zero_count
+    decision.note += f"; zero poles: {basis.zero_count} in float64, {count} at {dps} digits"
+    return count, decision

@@ -16,6 +16,7 @@ from ktheory.highprec import (
     decide_pole_bound,
     decide_pole_gap,
     decide_with_high_precision,
+    decide_zero_pole_count,
     high_precision_lemma65,
     high_precision_modes,
     modal_coefficients,
@@ -218,6 +219,27 @@ def test_pole_gap_distinct_poles():
     H, a, lam, _ = make_problem(*PROBLEMS["regular"])
     decision = decide_pole_gap(H, a, lam)
     assert decision.outcome == "above"
+
+
+def test_zero_pole_count_clear_in_float64():
+    H, a, lam, _ = make_problem(*PROBLEMS["singular"])
+    count, decision = decide_zero_pole_count(H, a, lam)
+    # n = 4 > d = 2: each H_k has nullity 2, so B has nullity 6 = m (n - d)
+    assert count == 6
+    assert not decision.used_high_precision
+
+
+def test_zero_pole_count_tiny_pole_needs_high_precision():
+    # H_0 has a genuine eigenvalue 1e-13, above the float64 snapping cutoff (10 n eps ||H_0||,
+    # about 1.3e-14) but within ZERO_BAND of the pole zero tolerance: high precision shows the
+    # resulting pole is positive
+    rng = np.random.default_rng(6)
+    Q = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    H = np.stack([Q @ np.diag([1e-13, 1.0, 2.0]) @ Q.T, np.eye(3)])
+    count, decision = decide_zero_pole_count(H, [1.0, 1.0], 0.3)
+    assert decision.used_high_precision
+    assert decision.outcome == "above"
+    assert count == 0
 
 
 def test_float64_agreement_at_100_digits_larger_problem():

@@ -8,6 +8,7 @@ from ktheory import gram_blocks, laplace, spectral, theory
 from ktheory.errors import InvalidArgumentError
 from ktheory.laplace import (
     compare_inversions,
+    compare_transforms,
     delta_transform,
     delta_transform_printed,
     final_value_limit,
@@ -135,6 +136,16 @@ def test_printed_transform_differs_without_unit_weights():
     # c_k = +-1/sqrt(3) here: the printed sum weights delta_k(0) by 1 instead of c_k, an O(1)
     # relative change, far above rounding
     assert np.linalg.norm(D2 - D1) > 0.1 * np.linalg.norm(D1)
+
+
+def test_compare_transforms_reports_printed_discrepancy():
+    H, a, lam, delta0 = make_problem(*PROBLEMS["singular"])
+    m, n = delta0.shape
+    report = compare_transforms(H, a, lam, delta0, [0.5, 1.0 + 1.0j, 3.0j])
+    # derived form and full system: backward-stable solves, eps times the condition number
+    assert np.all(report["derived_error"] <= 10 * m * n * EPS * report["condition"])
+    # printed form: weights 1 instead of c_k = +-1/sqrt(3), an O(1) relative change
+    assert np.all(report["printed_error"] > 0.1)
 
 
 # ---------------------------------------------------------------------------------------------
