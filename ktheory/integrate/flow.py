@@ -23,7 +23,8 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from ..errors import InvalidArgumentError, as_finite_array, check_positive
-from .gd import GDResult, ModelSpec, _check_model, _KernelState, _Recorder, _Stack, _WeightState, choose_form
+from .gd import (FUSED_MAX_UNITS, GDResult, ModelSpec, _check_model, _KernelState, _Recorder, _Stack,
+                 _WeightState, choose_form)
 
 __all__ = ["gradient_flow", "FLOW_METHODS"]
 
@@ -36,7 +37,7 @@ def gradient_flow(X, y, a, W0, Phi, lam, activation, times, rtol=1e-8, atol=1e-1
     """Integrate the gradient flow of L from W0 and record the history at ``times`` (ascending, >= 0).
 
     Returns a :class:`GDResult` whose history has the keys of :func:`gradient_descent` with
-    "time" = times and "iteration" = NaN; ``iterations`` holds the number of right-hand-side
+    "time" = times and "iteration" = NaN; ``iterations`` is the number of right-hand-side
     evaluations, ``step`` is NaN, and ``status`` is "ok" or "failed" (solver message in
     ``message``). ``rtol``/``atol`` go to solve_ivp (atol in units of the state: W, or Z and S).
     """
@@ -74,7 +75,7 @@ def gradient_flow(X, y, a, W0, Phi, lam, activation, times, rtol=1e-8, atol=1e-1
 
         y0 = np.concatenate([state.Z.ravel(), state.S.ravel()])
     else:
-        weight_kernel = "fused" if stack.M <= 64 else "blocked"
+        weight_kernel = "fused" if stack.M <= FUSED_MAX_UNITS else "blocked"
         state = _WeightState(X, stack, weight_kernel)
 
         def load(vec):

@@ -16,7 +16,7 @@ term) *without* their weights wd, wr, i.e. 1/2 ||r||^2 and 1/2 sum ||Phi_u - F_u
 
 Kernels:
 
-- :func:`fused_weight_step` reads each group of four rows of X once: the 4 x 4 register-blocked
+- :func:`fused_weight_step` reads each group of eight rows of X once: 4 x 4 register-blocked
   products give Z for those rows, the residuals follow, and the rows' share of E^T X is added
   while the rows are still in cache. Rows are split into a fixed number of chunks
   (``FUSED_CHUNKS``), one gradient accumulator per chunk, summed in a fixed order, so results do
@@ -61,6 +61,7 @@ BLAS_BLOCK_ROWS = 256
 cache between the two products; 128 to 512 measured within 10% of each other."""
 
 _FAST = {"reassoc", "contract"}
+_ROWS = 8  # rows per register-blocked group of the fused kernel
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -210,41 +211,85 @@ def _dot4x1(x0, x1, x2, x3, w, k, z, d):
     z[3, k] = a3
 
 
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _axpy8x4(x0, x1, x2, x3, x4, x5, x6, x7, e, u, G, d):
+    """Add the 8-row, 4-unit block e[0:8, u:u+4]^T [x0; ...; x7] to G[u:u+4]."""
+    g0 = G[u]
+    g1 = G[u + 1]
+    g2 = G[u + 2]
+    g3 = G[u + 3]
+    a0, a1, a2, a3, a4, a5, a6, a7 = e[0, u], e[1, u], e[2, u], e[3, u], e[4, u], e[5, u], e[6, u], e[7, u]
+    b0, b1, b2, b3 = e[0, u + 1], e[1, u + 1], e[2, u + 1], e[3, u + 1]
+    b4, b5, b6, b7 = e[4, u + 1], e[5, u + 1], e[6, u + 1], e[7, u + 1]
+    c0, c1, c2, c3 = e[0, u + 2], e[1, u + 2], e[2, u + 2], e[3, u + 2]
+    c4, c5, c6, c7 = e[4, u + 2], e[5, u + 2], e[6, u + 2], e[7, u + 2]
+    d0, d1, d2, d3 = e[0, u + 3], e[1, u + 3], e[2, u + 3], e[3, u + 3]
+    d4, d5, d6, d7 = e[4, u + 3], e[5, u + 3], e[6, u + 3], e[7, u + 3]
+    for j in range(d):
+        v0 = x0[j]
+        v1 = x1[j]
+        v2 = x2[j]
+        v3 = x3[j]
+        v4 = x4[j]
+        v5 = x5[j]
+        v6 = x6[j]
+        v7 = x7[j]
+        g0[j] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3 + a4 * v4 + a5 * v5 + a6 * v6 + a7 * v7
+        g1[j] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3 + b4 * v4 + b5 * v5 + b6 * v6 + b7 * v7
+        g2[j] += c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3 + c4 * v4 + c5 * v5 + c6 * v6 + c7 * v7
+        g3[j] += d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3 + d4 * v4 + d5 * v5 + d6 * v6 + d7 * v7
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _axpy8x1(x0, x1, x2, x3, x4, x5, x6, x7, e, u, gu, d):
+    a0, a1, a2, a3, a4, a5, a6, a7 = e[0, u], e[1, u], e[2, u], e[3, u], e[4, u], e[5, u], e[6, u], e[7, u]
+    for j in range(d):
+        gu[j] += (a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j]
+                  + a4 * x4[j] + a5 * x5[j] + a6 * x6[j] + a7 * x7[j])
+
+
 @njit(cache=True, fastmath=_FAST)
 def _fused_chunk(X, W, c, unit_model, codes, Y, Phi, wd, wr, lo, hi, Z, E, G, losses):
-    """Process rows lo..hi-1: write Z and E rows, add their share of E^T X to G (M, d)."""
+    """Process rows lo..hi-1: write Z and E rows, add their share of E^T X to G (M, d).
+
+    Rows go in groups of ``_ROWS`` = 8: Z for the group by 4 x 4 register blocks (two per unit
+    quad), then the residuals, then the group's share of E^T X by 8-row x 4-unit blocks, so
+    each x row is loaded from memory once and reused from cache for all units.
+    """
     M, d = W.shape
     J = wd.shape[0]
-    z = np.empty((4, M))
-    e = np.empty((4, M))
+    z = np.empty((_ROWS, M))
+    e = np.empty((_ROWS, M))
     frow = np.empty(M)
     fmodel = np.empty(J)
     quads = M - M % 4
     s = lo
-    while s + 4 <= hi:
+    while s + _ROWS <= hi:
         x0 = X[s]
         x1 = X[s + 1]
         x2 = X[s + 2]
         x3 = X[s + 3]
+        x4 = X[s + 4]
+        x5 = X[s + 5]
+        x6 = X[s + 6]
+        x7 = X[s + 7]
         for k in range(0, quads, 4):
-            _dot4x4(x0, x1, x2, x3, W, k, z, d)
+            _dot4x4(x0, x1, x2, x3, W, k, z[0:4], d)
+            _dot4x4(x4, x5, x6, x7, W, k, z[4:8], d)
         for k in range(quads, M):
-            _dot4x1(x0, x1, x2, x3, W[k], k, z, d)
-        for r in range(4):
+            _dot4x1(x0, x1, x2, x3, W[k], k, z[0:4], d)
+            _dot4x1(x4, x5, x6, x7, W[k], k, z[4:8], d)
+        for r in range(_ROWS):
             _row_residual(z[r], s + r, c, unit_model, codes, Y, Phi, wd, wr, e[r], frow, fmodel, losses)
             for u in range(M):
                 Z[s + r, u] = z[r, u]
                 E[s + r, u] = e[r, u]
-        for u in range(M):
-            gu = G[u]
-            e0 = e[0, u]
-            e1 = e[1, u]
-            e2 = e[2, u]
-            e3 = e[3, u]
-            for j in range(d):
-                gu[j] += e0 * x0[j] + e1 * x1[j] + e2 * x2[j] + e3 * x3[j]
-        s += 4
-    while s < hi:  # the last n % 4 rows of the chunk
+        for u in range(0, quads, 4):
+            _axpy8x4(x0, x1, x2, x3, x4, x5, x6, x7, e, u, G, d)
+        for u in range(quads, M):
+            _axpy8x1(x0, x1, x2, x3, x4, x5, x6, x7, e, u, G[u], d)
+        s += _ROWS
+    while s < hi:  # the last rows of the chunk, fewer than _ROWS
         xs = X[s]
         for u in range(M):
             wu = W[u]
@@ -274,7 +319,7 @@ def fused_weight_step(X, W, c, unit_model, codes, Y, Phi, wd, wr, Z, E, G, losse
     M, d = W.shape
     J = wd.shape[0]
     chunks = FUSED_CHUNKS
-    size = ((n + chunks - 1) // chunks + 3) // 4 * 4
+    size = ((n + chunks - 1) // chunks + _ROWS - 1) // _ROWS * _ROWS
     acc = np.zeros((chunks, M, d))
     acc_loss = np.zeros((chunks, J, 2))
     for ch in prange(chunks):
@@ -305,9 +350,10 @@ def blocked_weight_step(X, W, c, unit_model, codes, Y, Phi, wd, wr, Z, E, G, los
         e_ = min(n, s + B)
         rows = e_ - s
         Xb = X[s:e_]
-        Zt = np.dot(W, Xb.T)  # (M, rows): W X_b^T is the faster orientation for OpenBLAS
+        # W X_b^T is the faster orientation for OpenBLAS; one transpose copy gives contiguous rows.
+        Zb = np.ascontiguousarray(np.dot(W, Xb.T).T)  # (rows, M)
         for i in range(rows):
-            zrow = np.ascontiguousarray(Zt[:, i])
+            zrow = Zb[i]
             _row_residual(zrow, s + i, c, unit_model, codes, Y, Phi, wd, wr, erow, frow, fmodel, losses)
             for u in range(M):
                 Z[s + i, u] = zrow[u]
