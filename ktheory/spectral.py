@@ -37,7 +37,7 @@ Three independent routes give all m n poles:
 Known limitations
 -----------------
 - An eigenvalue of H_k below 10 n eps max_k ||H_k|| counts as zero (for lambda = 0, an eigenvalue
-  of H below 10 n eps ||H||). Genuine poles that small cannot be told from zero in float64; the
+  of H below 10 n eps ||H||). Genuine poles that small cannot be distinguished from zero in float64; the
   high-precision module decides those. Poles just above the threshold are kept but carry
   absolute errors of order R eps ||S||.
 - Route (b) cannot see poles that lie exactly on the singular set (identical units produce them,
@@ -96,9 +96,9 @@ ZERO_FACTOR = 10.0
 # SINGULAR_FACTOR * n * eps of its scale: the eigenvalues of H_k carry that much backward error.
 SINGULAR_FACTOR = 10.0
 
-# secular_poles merges singular points lambda h closer than this relative distance (their
-# rounding error is about n eps), and treats singular values of the blow-up directions below
-# BLOWUP_RANK_RTOL times the largest as zero when it counts how many eigenvalues blow up.
+# secular_poles merges singular points lambda h closer than this relative distance, because their
+# rounding error is about n eps. It treats singular values of the blow-up directions below
+# BLOWUP_RANK_RTOL times the largest as zero when it counts the eigenvalues that blow up.
 SINGULAR_CLUSTER_RTOL = 1e-10
 BLOWUP_RANK_RTOL = 1e-10
 
@@ -428,8 +428,8 @@ def secular_poles(H, a, lam, upper: float | None = None, xtol: float = 1e-13) ->
         below = int(np.count_nonzero(np.linalg.eigvalsh(P.T @ M @ P) < 0.0))
         return below, below + rank
 
-    # Singular points lambda h, with values closer than SINGULAR_CLUSTER_RTOL merged into one
-    # cluster; roots strictly inside a cluster are not searched and end up in ``missing``.
+    # Singular points lambda h closer than SINGULAR_CLUSTER_RTOL form one cluster. Roots strictly
+    # inside a cluster are not searched, so they end up in ``missing``.
     clusters = []
     if lam > 0:
         values = np.unique(lam * h[live])
@@ -544,7 +544,7 @@ def lemma65_vectors(H, a, lam, nonzero_poles, cluster_rtol: float = 1e-8,
         p = float(np.mean(p_all[group]))
         r = group.size
         denom = p - lam * h  # eigenvalues of p I - lambda H_k
-        if np.any(np.abs(denom) <= 1e3 * _EPS * max(p, 1.0)):
+        if np.any(np.abs(denom) <= SINGULAR_FACTOR * n * _EPS * p):
             raise InvalidArgumentError(
                 f"pole p = {p!r} lies on the singular set lambda * eig(H_k), where Lemma 6.5's "
                 "vectors are undefined (Assumption 2 is violated)"
@@ -649,7 +649,7 @@ def modal_solution(basis: ModalBasis, eta0, times) -> np.ndarray:
     eta0 = as_finite_array("eta0", eta0, shape=(basis.m * basis.n,))
     times = as_finite_array("times", np.atleast_1d(times), ndim=1)
     if np.any(times < 0):
-        raise InvalidArgumentError(f"times must be >= 0; got minimum {times.min()!r}")
+        raise InvalidArgumentError(f"times must be >= 0; got minimum {float(times.min())!r}")
     coef = basis.left.T @ eta0
     zero_part = eta0 - basis.right @ coef
     decay = np.exp(-np.outer(times, basis.nonzero))  # (T, r)
@@ -666,7 +666,7 @@ def expm_solution(H, a, lam, eta0, times, max_bytes: float = DENSE_LIMIT_BYTES) 
     eta0 = as_finite_array("eta0", eta0, shape=(Hbar.shape[0],))
     times = as_finite_array("times", np.atleast_1d(times), ndim=1)
     if np.any(times < 0):
-        raise InvalidArgumentError(f"times must be >= 0; got minimum {times.min()!r}")
+        raise InvalidArgumentError(f"times must be >= 0; got minimum {float(times.min())!r}")
     # traceA=0 turns off expm_multiply's shift by mu = trace / N: that shift multiplies by
     # exp(t mu) and back, which for t mu of a few hundred swamps slowly decaying components
     # (including the zero eigenspace) with rounding error of size eps exp(t mu).
