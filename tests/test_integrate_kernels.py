@@ -5,6 +5,7 @@ import pytest
 
 from ktheory.activations import activation_names, get_activation
 from ktheory.integrate import kernels
+from ktheory.integrate.gd import _two_gemm_step
 from ktheory.integrate.reference import loss_weights, reference_loss, reference_step
 
 EPS = np.finfo(float).eps
@@ -68,7 +69,7 @@ def test_gradient_matches_central_differences(rng, name, lam):
     assert np.max(np.abs(fd - grad)) < tol
 
 
-@pytest.mark.parametrize("kernel", [kernels.fused_weight_step, kernels.blocked_weight_step])
+@pytest.mark.parametrize("kernel", [kernels.fused_weight_step, kernels.blocked_weight_step, _two_gemm_step])
 @pytest.mark.parametrize("n", [13, 300])
 def test_weight_kernels_match_reference(rng, kernel, n):
     # Three models with different activations, widths (not multiples of 4) and lambdas, so that

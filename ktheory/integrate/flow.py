@@ -75,7 +75,7 @@ def gradient_flow(X, y, a, W0, Phi, lam, activation, times, rtol=1e-8, atol=1e-1
 
         y0 = np.concatenate([state.Z.ravel(), state.S.ravel()])
     else:
-        weight_kernel = "fused" if stack.M <= FUSED_MAX_UNITS else "blocked"
+        weight_kernel = "fused" if stack.M <= FUSED_MAX_UNITS else "gemm"
         state = _WeightState(X, stack, weight_kernel)
 
         def load(vec):

@@ -25,8 +25,8 @@ Known limitations
 - Bit-identical resumption needs the same BLAS thread count as the interrupted run in the kernel
   form and in the blocked weight kernel, because BLAS may split sums by thread. The fused weight
   kernel sums in a fixed order and is identical for any thread count.
-- The two forms round differently; they agree to about 1e-13 relative on short runs, but on runs
-  where GD is unstable or chaotic the difference grows like any perturbation.
+- The two forms round differently. They agree to about 1e-13 relative on short runs, but where
+  GD is unstable or chaotic the difference grows like any perturbation.
 - The divergence bound uses the Gauss-Newton matrix (the residual-curvature term of the Hessian,
   with sigma'', is left out), so it is the stability limit of GD on the linearised model.
 """
@@ -64,7 +64,7 @@ RECORDS_DEFAULT = 100
 """Records per run when ``record_every`` is None: about 100 points resolve a loss curve."""
 
 _FORMS = ("auto", "weight", "kernel")
-_WEIGHT_KERNELS = ("auto", "fused", "blocked")
+_WEIGHT_KERNELS = ("auto", "fused", "blocked", "gemm")
 
 
 @dataclass
@@ -217,13 +217,22 @@ class _WeightState:
         self.E = np.empty((n, M))
         self.G = np.empty((M, d))
         self.losses = np.empty((stack.J, 2))
-        self.kernel = kernels.fused_weight_step if weight_kernel == "fused" else kernels.blocked_weight_step
+        self.weight_kernel = weight_kernel
+        self.kernel = {"fused": kernels.fused_weight_step, "blocked": kernels.blocked_weight_step,
+                       "gemm": _two_gemm_step}[weight_kernel]
 
     def evaluate(self):
         s = self.stack
         self.kernel(self.X, self.W, s.c, s.unit_model, s.codes, s.Y, s.Phi, s.wd, s.wr,
                     self.Z, self.E, self.G, self.losses)
         return self.Z, self.losses
+
+
+def _two_gemm_step(X, W, c, unit_model, codes, Y, Phi, wd, wr, Z, E, G, losses):
+    """Weight-form step with two full BLAS products (two reads of X) and compiled residuals."""
+    np.matmul(W, X.T, out=Z.T)  # writes Z = X W^T through its transpose, the faster orientation
+    kernels.residual_step(Z, c, unit_model, codes, Y, Phi, wd, wr, E, losses)
+    np.matmul(E.T, X, out=G)
 
     def update(self):
         self.W += self.stack.unit_steps[:, None] * self.G
@@ -371,7 +380,6 @@ class _Recorder:
 
     def record(self, r, state, Z):
         s = self.stack
-        F_all = None
         Z_test = state.test_preactivations(self.X_test) if self.X_test is not None else None
         dist = state.distances()
         W_all = state.weights() if self.record_kernel_change else None
@@ -420,15 +428,9 @@ class _Recorder:
 
                 self._append(j, "kernel_change",
                              kernel_change(self.X, W_all[units], mod["W0"], act, K=state.gram()))
-        del F_all
 
     def length(self) -> int:
         return len(self.history[0].get("iteration", []))
-
-    def truncate(self, length: int):
-        for hist in self.history:
-            for key in hist:
-                del hist[key][length:]
 
     def arrays(self, length: int | None = None) -> dict:
         out = {}
@@ -473,12 +475,13 @@ def gradient_descent_many(X, models, iterations, *, X_test=None, record_every=No
     record_every : record stride; None gives about ``RECORDS_DEFAULT`` records. r = 0 and the last
         step are always recorded.
     form : "auto" (kernel form when n < 2 d), "weight" or "kernel".
-    weight_kernel : "auto" (fused when the stacked unit count M <= FUSED_MAX_UNITS, else blocked),
-        "fused" or "blocked".
+    weight_kernel : "auto" (fused when the stacked unit count M <= FUSED_MAX_UNITS, else gemm),
+        "fused" (one read of X per step, hand-blocked), "blocked" (one read, BLAS per row block)
+        or "gemm" (two full BLAS products, two reads of X).
     record_kernel_change : also record ||H_k(t) - H_k(0)||_2 per unit (expensive).
     record_features : record the hidden features F (T, n, m); False saves memory on long runs.
-    checkpoint_path, checkpoint_every : write an atomic checkpoint every N steps; when the file
-        exists and ``resume`` is true the run continues from it (inputs must hash the same).
+    checkpoint_path, checkpoint_every : write an atomic checkpoint every N steps. When the file
+        exists and ``resume`` is true, the run continues from it if the inputs hash the same.
     stop_at : stop with status "stopped" once r reaches this iteration (checkpoint written).
     weight_snapshots : iterations at which to keep a copy of W in ``result.snapshots``.
     progress : tqdm bar; None shows it only when stderr is a terminal.
@@ -503,7 +506,7 @@ def gradient_descent_many(X, models, iterations, *, X_test=None, record_every=No
     if weight_kernel not in _WEIGHT_KERNELS:
         raise InvalidArgumentError(f"weight_kernel must be one of {', '.join(_WEIGHT_KERNELS)}; got {weight_kernel!r}")
     if weight_kernel == "auto":
-        weight_kernel = "fused" if stack.M <= FUSED_MAX_UNITS else "blocked"
+        weight_kernel = "fused" if stack.M <= FUSED_MAX_UNITS else "gemm"
     if record_every is None:
         record_every = max(1, iterations // RECORDS_DEFAULT)
     record_every = _check_count(record_every, "record_every")

@@ -8,9 +8,9 @@
   a_k = sqrt(mbar / m) a_{i_k}^teacher, so that b = sum_k a_k phi_k / sqrt(m) has expectation
   f^teacher when the subset is drawn uniformly with replacement (without replacement too, because
   each unit is then picked with probability m / mbar).
-- Student initialisation: "random" (w_k ~ N(0, kappa^2 I), phi from the final teacher), "perfect"
-  (the final teacher weights of the chosen units) or "imperfect" (the weights of the chosen units
-  at a teacher checkpoint, with phi taken from that same checkpoint).
+- Student initialisation: "random" draws w_k ~ N(0, kappa^2 I) and takes phi from the final
+  teacher. "perfect" starts from the final teacher weights of the chosen units. "imperfect" starts
+  from the weights of the chosen units at a teacher checkpoint and takes phi from that checkpoint.
 
 The subset is drawn without replacement by default (``replace=False``, needs m <= mbar); with
 ``replace=True`` units may repeat, which gives identical student units when the initialisation is
