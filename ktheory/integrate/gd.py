@@ -202,6 +202,13 @@ class _Stack:
 # ----------------------------------------------------------------------------- state
 
 
+def _two_gemm_step(X, W, c, unit_model, codes, Y, Phi, wd, wr, Z, E, G, losses):
+    """Weight-form step with two full BLAS products (two reads of X) and compiled residuals."""
+    np.matmul(W, X.T, out=Z.T)  # writes Z = X W^T through its transpose, the faster orientation
+    kernels.residual_step(Z, c, unit_model, codes, Y, Phi, wd, wr, E, losses)
+    np.matmul(E.T, X, out=G)
+
+
 class _WeightState:
     """Weight-form iterate: W (M, d)."""
 
@@ -227,12 +234,6 @@ class _WeightState:
                     self.Z, self.E, self.G, self.losses)
         return self.Z, self.losses
 
-
-def _two_gemm_step(X, W, c, unit_model, codes, Y, Phi, wd, wr, Z, E, G, losses):
-    """Weight-form step with two full BLAS products (two reads of X) and compiled residuals."""
-    np.matmul(W, X.T, out=Z.T)  # writes Z = X W^T through its transpose, the faster orientation
-    kernels.residual_step(Z, c, unit_model, codes, Y, Phi, wd, wr, E, losses)
-    np.matmul(E.T, X, out=G)
 
     def update(self):
         self.W += self.stack.unit_steps[:, None] * self.G
