@@ -89,3 +89,46 @@ def column_overlaps(Phi, vectors) -> OverlapResult:
     products = unit.T @ U
     return OverlapResult(np.abs(products).mean(axis=1), products, alive,
                          int(Phi.shape[1] - alive.size), int(U.shape[1]))
+
+
+@dataclass(frozen=True)
+class Figure4Overlaps:
+    """Overlaps per network kind and seed, with the eigenvalues of H^infinity they refer to.
+
+    ``overlaps`` maps "teacher_perfect", "teacher_imperfect", "student_perfect" and
+    "student_imperfect" to one array of per-column overlaps per seed.
+    """
+
+    overlaps: dict
+    eigenvalues: np.ndarray
+    top_k: int
+    rows: int
+    dead_columns: int
+
+
+def figure4_overlaps(problem, settings: dict, cores) -> Figure4Overlaps:
+    """Compute the overlaps of teachers (final, checkpoint) and of the students trained from them.
+
+    ``cores`` is a list of :class:`ktheory.experiments.scenarios.CoreRuns`; their "perfect" and
+    "imperfect" runs are the students. Uses the first ``overlap_rows`` training rows (all if None).
+    """
+    from ..model import hidden_features
+    from ..ntk import expected_kernel
+
+    act = settings["activation"]
+    n = problem.X.shape[0]
+    rows = n if settings["overlap_rows"] is None else min(int(settings["overlap_rows"]), n)
+    X = problem.X[:rows]
+    K = expected_kernel(X, act, kappa=settings["kappa"]).kernel
+    vals, U = top_eigenvectors(K, int(settings["overlap_top_k"]))
+    del K
+    out = {"teacher_perfect": [], "teacher_imperfect": [], "student_perfect": [], "student_imperfect": []}
+    dead = 0
+    for core in cores:
+        weights = {"teacher_perfect": core.teacher_W, "teacher_imperfect": core.teacher_W_mid,
+                   "student_perfect": core.runs["perfect"].W, "student_imperfect": core.runs["imperfect"].W}
+        for key, W in weights.items():
+            res = column_overlaps(hidden_features(X, W, act), U)
+            out[key].append(res.overlap)
+            dead += res.dead_columns
+    return Figure4Overlaps(out, vals, int(U.shape[1]), rows, dead)

@@ -1,0 +1,100 @@
+"""End-to-end test of verify.figures.run_experiments on a tiny synthetic two-class data set."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ktheory.data import Dataset
+from verify.figures import SECTIONS, run_experiments
+
+# Tiny but complete: every figure, every run kind, two seeds (so spreads are computed).
+TINY = {
+    "iterations": 20, "record_every": 5, "imperfect_iteration": 5, "teacher_width": 10, "student_width": 4,
+    "seeds": [0, 1], "landmarks": 10, "step": 0.05, "spectral_rows": 20, "overlap_top_k": 3,
+    "error_rows": 40, "psd_rows": 40, "dpi": 40, "bandwidth_pairs": 500,
+}
+
+
+def _fake_data():
+    rng = np.random.default_rng(5)
+
+    def split(n):
+        X = np.abs(rng.standard_normal((n, 12)))  # non-negative, like pixels
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+        y = np.where(X[:, 0] > X[:, 1], 1.0, -1.0)
+        y[:2] = [1.0, -1.0]  # both labels present whatever the draw
+        return X, y
+
+    X, y = split(40)
+    Xt, yt = split(16)
+    return Dataset(X, y, Xt, yt, {"source": "synthetic test data"})
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    data = _fake_data()
+    outs = []
+    for k in range(2):
+        out = tmp_path_factory.mktemp(f"run{k}")
+        outs.append((out, run_experiments(dict(TINY), data, out, progress=False)))
+    return outs
+
+
+def test_every_section_written(two_runs):
+    out, sections = two_runs[0]
+    assert [s["id"] for s in sections] == list(SECTIONS)
+    for s in sections:
+        assert s["status"] == "ok", s["id"]
+        assert s["figures"] and s["data_files"], s["id"]
+        for rel in s["figures"] + s["data_files"]:
+            assert (out / rel).is_file(), rel
+        assert s["caption"].startswith("Paper: "), s["id"]
+        assert "Measured" in s["caption"], s["id"]
+        assert s["wall_time_s"] >= 0
+    config = json.loads((out / "figures" / "experiments_config.json").read_text())
+    assert config["settings"]["iterations"] == 20
+    assert config["settings"]["seeds"] == [0, 1]
+
+
+def test_figures_and_curves_byte_identical(two_runs):
+    (out1, sec1), (out2, _) = two_runs
+    for s in sec1:
+        for rel in s["figures"] + [f for f in s["data_files"] if f.endswith(".csv")]:
+            assert (out1 / rel).read_bytes() == (out2 / rel).read_bytes(), rel
+
+
+def test_png_has_no_software_or_date(two_runs):
+    out, sections = two_runs[0]
+    blob = (out / sections[0]["figures"][0]).read_bytes()
+    assert b"matplotlib" not in blob.lower()
+    assert b"Creation Time" not in blob
+
+
+def test_numbers_consistent_with_curves(two_runs):
+    out, sections = two_runs[0]
+    numbers = json.loads((out / "figures" / "fig1ab_numbers.json").read_text())
+    rows = (out / "figures" / "fig1ab_curves.csv").read_text().splitlines()
+    last = [r.split(",") for r in rows if r.startswith("0,student,20,")]
+    assert len(last) == 1
+    assert float(last[0][4]) == numbers["student"]["final_train_mse"][0]
+
+
+def test_lambda_inf_from_teacher_stays_put(two_runs):
+    # lambda -> inf initialised at the teacher subset has zero loss, so the output must not move
+    out, _ = two_runs[0]
+    numbers = json.loads((out / "figures" / "fig1cd_numbers.json").read_text())
+    got = np.array(numbers["lam_inf"]["final_train_mse"])
+    want = np.array(numbers["lam_inf"]["predicted_final_train_mse"])
+    # GD's output F c and the prediction Phi c sum the same m terms in different orders: ~m eps
+    assert np.allclose(got, want, rtol=1e-12, atol=0)
+
+
+def test_skipped_without_data(tmp_path):
+    sections = run_experiments(dict(TINY), None, tmp_path, progress=False)
+    assert [s["id"] for s in sections] == list(SECTIONS)
+    for s in sections:
+        assert s["status"] == "skipped"
+        assert "cifar10_airplane_automobile.npz" in s["skip_reason"]
+        assert s["figures"] == []
+    assert not (tmp_path / "figures").exists()
