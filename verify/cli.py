@@ -133,22 +133,22 @@ def _error_row(claim, exc_text: str) -> dict:
             "counterexample": None, "wall_time_s": None, "error": exc_text}
 
 
-def _run_ledger(settings: dict, ids: list[str], out_dir: Path, log: _Log) -> dict:
+def _run_ledger(settings: dict, claims: list, out_dir: Path, log: _Log) -> dict:
     """Run the claims one by one (for a progress bar and per-claim error capture); return {"claims": rows}."""
     from tqdm import tqdm
 
-    from ktheory.claims import CLAIMS, run_ledger
+    from ktheory.claims import run_ledger
 
     rows = []
-    with tqdm(total=len(ids), desc="claims", unit="claim", file=sys.stderr, disable=not log.bars) as bar:
-        for claim_id in ids:
-            bar.set_postfix_str(claim_id)
+    with tqdm(total=len(claims), desc="claims", unit="claim", file=sys.stderr, disable=not log.bars) as bar:
+        for claim in claims:
+            bar.set_postfix_str(claim.id)
             try:
                 result = run_ledger(settings, counterexample_dir=out_dir / "counterexamples",
-                                    progress=log.bars, only=[claim_id])
+                                    progress=log.bars, only=[claim.id])
                 rows.extend(result["claims"])
             except Exception:  # a failing check is reported in the ledger, and the run goes on
-                rows.append(_error_row(CLAIMS[claim_id], traceback.format_exc()))
+                rows.append(_error_row(claim, traceback.format_exc()))
             bar.update(1)
     for row in rows:
         # The counterexample file holds these data; ledger.json links to it instead.
@@ -179,17 +179,18 @@ def _clear_counterexamples(out_dir: Path) -> None:
             stale.unlink()
 
 
-def _select_claims(spec: str | None) -> list[str]:
-    from ktheory.claims import load_all
+def _select_claims(spec: str | None) -> list:
+    """Return the registered Claim objects named in ``spec`` (comma-separated ids), or all of them."""
+    import ktheory.claims
 
-    claims = load_all()
+    claims = ktheory.claims.load_all()
     if spec is None:
-        return list(claims)
+        return list(claims.values())
     ids = [part.strip() for part in spec.split(",") if part.strip()]
     unknown = [i for i in ids if i not in claims]
     if unknown or not ids:
         raise InvalidArgumentError(f"--claims names unknown claim ids {unknown or spec!r}; known: {', '.join(claims)}")
-    return ids
+    return [claims[i] for i in ids]
 
 
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
@@ -201,7 +202,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     try:
         profile, profile_path = load_profile(args.profile)
         settings = ledger_settings(profile)
-        claim_ids = _select_claims(args.claims)
+        claims = _select_claims(args.claims)
         out_dir = Path(args.out)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "figures").mkdir(exist_ok=True)
@@ -216,7 +217,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         return EXIT_INVALID
 
     config = {"profile": profile, "profile_file": str(profile_path), "ledger_settings": settings,
-              "claims": claim_ids, "out": str(out_dir), "data": data_record}
+              "claims": [claim.id for claim in claims], "out": str(out_dir), "data": data_record}
     write_json(out_dir / "config.json", config)
     _clear_counterexamples(out_dir)
 
@@ -229,9 +230,9 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         failed = True
     wall["kernel_regime"] = time.perf_counter() - tick
 
-    log(f"claims ledger ({len(claim_ids)} claims, {profile['ledger_defaults']} budgets)")
+    log(f"claims ledger ({len(claims)} claims, {profile['ledger_defaults']} budgets)")
     tick = time.perf_counter()
-    ledger = _run_ledger(settings, claim_ids, out_dir, log)
+    ledger = _run_ledger(settings, claims, out_dir, log)
     failed |= any(row["verdict"] == "error" for row in ledger["claims"])
     wall["ledger"] = time.perf_counter() - tick
 

@@ -6,6 +6,7 @@ recorded as "unknown" (or "not installed") instead of failing the run.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib.metadata
 import os
@@ -76,15 +77,53 @@ def _numpy_blas() -> dict:
     }
 
 
+def _loaded_openblas() -> list[dict]:
+    """Query every OpenBLAS library mapped into this process for its thread count and build config.
+
+    Reads /proc/self/maps (Linux only) and calls ``openblas_get_num_threads`` under the symbol
+    prefixes and suffixes that numpy's and scipy's wheels use (``scipy_`` and ``64_``). The same
+    query threadpoolctl makes, for when threadpoolctl is not installed.
+    """
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = sorted({line.split()[-1] for line in maps
+                            if len(line.split()) >= 6 and "openblas" in os.path.basename(line.split()[-1]).lower()})
+    except OSError:
+        return []
+    found = []
+    for path in paths:
+        try:
+            library = ctypes.CDLL(path)  # already loaded, so this only returns a handle
+        except OSError:
+            continue
+        for symbol_prefix in ("scipy_", ""):
+            for symbol_suffix in ("64_", ""):
+                try:
+                    get_threads = getattr(library, f"{symbol_prefix}openblas_get_num_threads{symbol_suffix}")
+                    get_config = getattr(library, f"{symbol_prefix}openblas_get_config{symbol_suffix}")
+                except AttributeError:
+                    continue
+                get_threads.restype = ctypes.c_int
+                get_config.restype = ctypes.c_char_p
+                found.append({"filepath": path, "num_threads": int(get_threads()),
+                              "config": (get_config() or b"").decode(errors="replace")})
+                break
+            else:
+                continue
+            break
+    return found
+
+
 def blas_info() -> dict:
-    """Return numpy's BLAS build, the thread-count environment variables and, when threadpoolctl is
-    importable, the BLAS and OpenMP libraries loaded in this process with their thread counts."""
+    """Return numpy's BLAS build, the thread-count environment variables, and the BLAS libraries
+    loaded in this process with their thread counts (from threadpoolctl when importable, else by
+    querying the loaded OpenBLAS libraries directly)."""
     info = {"numpy_build": _numpy_blas(),
             "environment": {var: os.environ.get(var, "unset") for var in THREAD_ENV_VARS}}
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
-        info["threadpools"] = "threadpoolctl not installed"
+        info["threadpools"] = _loaded_openblas() or "threadpoolctl not installed and no OpenBLAS found in /proc/self/maps"
     else:
         info["threadpools"] = [
             {key: pool.get(key) for key in ("user_api", "internal_api", "version", "num_threads", "filepath")}
