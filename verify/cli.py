@@ -157,14 +157,8 @@ def _run_ledger(settings: dict, claims: list, out_dir: Path, log: _Log) -> dict:
 
 
 def _run_experiments(config: dict, data, out_dir: Path, log: _Log) -> dict:
-    try:
-        from .figures import run_experiments
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.figures":
-            raise
-        return {"sections": [], "status": "missing",
-                "message": "The experiments module verify/figures.py is not in this checkout yet, so no "
-                           "experiment ran."}
+    from .figures import run_experiments  # imported here: it loads matplotlib and the experiment code
+
     sections = run_experiments(config, data, out_dir, log.bars)
     for section in sections:
         if "id" not in section:

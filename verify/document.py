@@ -116,19 +116,18 @@ def _spans(value) -> list:
 # ---------------------------------------------------------------------------------------------
 # Markdown
 
-_MD_SPECIAL = "\\`*_[]<>|#"
+# Characters that start Markdown syntax anywhere in a line; "#", ">", "-" and "+" only at its start.
+_MD_SPECIAL = "\\`*_[]<|"
 
 
 def _md_escape(text: str) -> str:
     out = []
-    for ch in text:
-        if ch in _MD_SPECIAL:
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+    for ch in text.replace("\n", " "):
+        out.append("\\" + ch if ch in _MD_SPECIAL else ch)
+    escaped = "".join(out)
+    if escaped[:1] in ("#", ">", "-", "+"):
+        escaped = "\\" + escaped  # a backslash before ASCII punctuation is a valid CommonMark escape
+    return escaped
 
 
 def _md_code(text: str) -> str:
@@ -140,13 +139,15 @@ def _md_code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _md_inline(value) -> str:
+def _md_inline(value, in_table: bool = False) -> str:
     parts = []
     for span in _spans(value):
         if isinstance(span, Link):
             parts.append(f"[{_md_escape(span.text)}]({span.href.replace(' ', '%20')})")
         elif isinstance(span, Code):
-            parts.append(_md_code(span.text))
+            code = _md_code(span.text)
+            # GFM splits table cells at every unescaped pipe, code spans included.
+            parts.append(code.replace("|", "\\|") if in_table else code)
         else:
             parts.append(_md_escape(str(span)))
     return "".join(parts)
@@ -169,10 +170,10 @@ def render_markdown(doc: Document) -> str:
             lines.extend([f"- {_md_inline(item)}" for item in block.items])
             lines.append("")
         elif isinstance(block, Table):
-            lines.append("| " + " | ".join(_md_inline(h) for h in block.header) + " |")
+            lines.append("| " + " | ".join(_md_inline(h, in_table=True) for h in block.header) + " |")
             lines.append("|" + "---|" * len(block.header))
             for row in block.rows:
-                lines.append("| " + " | ".join(_md_inline(cell) for cell in row) + " |")
+                lines.append("| " + " | ".join(_md_inline(cell, in_table=True) for cell in row) + " |")
             lines.append("")
         elif isinstance(block, Image):
             lines.extend([f"![{_md_escape(block.alt)}]({block.src.replace(' ', '%20')})", ""])
