@@ -43,6 +43,9 @@ Known limitations
 - Route (b) cannot see poles that lie exactly on the singular set (identical units produce them,
   violating Assumption 2). It reports how many poles it could not account for as ``missing``
   instead of guessing.
+- Left eigenvectors from route (a) are (C kron I) times the right ones, so their relative
+  eigen-residual can exceed that of the right vectors by up to cond(C) = (a_bar + lambda) / lambda
+  (about 100 for lambda = 0.01, a_bar = 1).
 - Clusters of nearly equal poles make individual Lemma 6.5 vectors ill-conditioned: vectors are
   built per cluster and biorthonormalised within it, and ``rebuild_error`` tells how well they
   reproduce Hbar.
@@ -79,6 +82,8 @@ __all__ = [
     "expm_solution",
     "extreme_poles",
     "ExtremePoles",
+    "unit_factors",
+    "UnitFactors",
     "to_unit_major",
 ]
 
@@ -691,8 +696,31 @@ class ExtremePoles:
     norm_estimate: float
 
 
+@dataclass
+class UnitFactors:
+    """Eigen-factors of the H_k shared by route (a) and :func:`extreme_poles`.
+
+    ``F`` (R, n) stacks rows sqrt(h_j) q_j^T over the nonzero eigenpairs of every H_k, ``unit``
+    (R,) gives the unit of each row, ``h`` (R,) the eigenvalues, ``tolerance`` the threshold
+    below which eigenvalues were dropped, and ``shape`` the (m, n, n) shape of H.
+    """
+
+    F: np.ndarray
+    unit: np.ndarray
+    h: np.ndarray
+    tolerance: float
+    shape: tuple
+
+
+def unit_factors(H) -> UnitFactors:
+    """Eigendecompose every H_k once (m n^3 flops) for reuse across :func:`extreme_poles` calls."""
+    H = check_blocks(H)
+    F, unit, h, tol = _unit_factors(H)
+    return UnitFactors(F, unit, h, tol, H.shape)
+
+
 def extreme_poles(H, a, lam, k: int = 10, which: str = "LA", tol: float = 0.0,
-                  return_details: bool = False):
+                  return_details: bool = False, factors: UnitFactors | None = None):
     """Return the k largest ("LA") or smallest nonzero ("SA") poles without forming Hbar, ascending.
 
     Works on the symmetric form S = Fc Fc^T + lambda diag(h) of route (a) (see the module
@@ -706,6 +734,7 @@ def extreme_poles(H, a, lam, k: int = 10, which: str = "LA", tol: float = 0.0,
     Zero poles are excluded, so "SA" returns the smallest nonzero poles. For lambda = 0 the poles
     are the eigenvalues of H = sum_k c_k^2 H_k, computed densely (n x n). With ``return_details``
     the result is an :class:`ExtremePoles` with residuals; otherwise an array of the k poles.
+    ``factors`` from :func:`unit_factors` (of the same H) skips the eigendecompositions.
     """
     from scipy.sparse.linalg import eigsh
 
@@ -725,7 +754,12 @@ def extreme_poles(H, a, lam, k: int = 10, which: str = "LA", tol: float = 0.0,
         result = ExtremePoles(picked, np.zeros(k), which, n, basis.zero_count, 0, float(values[-1]))
         return result if return_details else result.poles
 
-    F, unit, h_kept, _ = _unit_factors(H)
+    if factors is None:
+        F, unit, h_kept, _ = _unit_factors(H)
+    elif factors.shape != H.shape:
+        raise InvalidArgumentError(f"factors were computed for H of shape {factors.shape}; got H of shape {H.shape}")
+    else:
+        F, unit, h_kept = factors.F, factors.unit, factors.h
     size = F.shape[0]
     # eigsh needs k < R; the dense route handles problems that small.
     if k >= size:
@@ -733,7 +767,6 @@ def extreme_poles(H, a, lam, k: int = 10, which: str = "LA", tol: float = 0.0,
             f"k = {k} must be below the number of nonzero poles, {size}; use eigen_decomposition() instead"
         )
     Fc = F * c[unit][:, None]
-    del F
     d_diag = lam * h_kept
     count = 0
 

@@ -25,7 +25,7 @@ from ktheory.ntk import gram_blocks
 from ktheory.spectral import (assumption_gaps, block_matrix, block_operator, eigen_decomposition,
                               expm_solution, extreme_poles, lemma65_vectors, modal_solution,
                               nonsymmetric_poles, pole_bounds, poles, secular_poles,
-                              transfer_matrix)
+                              transfer_matrix, unit_factors)
 
 EPS = np.finfo(float).eps
 TOL_FACTOR = 100.0
@@ -360,6 +360,12 @@ def test_extreme_poles_match_dense(act, lam):
         assert result.zero_count == H.shape[0] * H.shape[1] - nonzero.size
     np.testing.assert_array_equal(extreme_poles(H, a, lam, k=2, which="LA"),
                                   extreme_poles(H, a, lam, k=2, which="LA", return_details=True).poles)
+    if lam > 0:
+        factors = unit_factors(H)
+        np.testing.assert_array_equal(extreme_poles(H, a, lam, k=3, which="SA", factors=factors),
+                                      extreme_poles(H, a, lam, k=3, which="SA"))
+        with pytest.raises(InvalidArgumentError, match="factors were computed for H of shape"):
+            extreme_poles(H[:2], a[:2], lam, factors=factors)
 
 
 def test_spectral_bad_input():
