@@ -1,7 +1,7 @@
 """End-to-end tests of ``python -m verify``: artefacts, links, claims table, data paths, replay.
 
 Most runs replace the claims ledger and the experiments with small fakes (monkeypatched), so that
-the report's structure is tested in seconds whatever the real budgets are; one run uses the real
+the report's structure is tested in seconds whatever the real budgets are. One run uses the real
 ledger and experiments code on a tiny profile.
 """
 
@@ -39,7 +39,7 @@ TINY_KERNEL = {"seed": 3, "n": 6, "d": 3, "m": 2, "kappa": 0.01,
 def tiny_profile(tmp_path: Path, **overrides) -> Path:
     """Write a profile with tiny budgets and return its path."""
     profile = {"name": "tiny", "description": "Tiny budgets for the tests.", "ledger_defaults": "quick",
-               "ledger": {}, "kernel_regime": TINY_KERNEL, "experiments": {"marker": 7}}
+               "ledger": {}, "kernel_regime": TINY_KERNEL, "experiments": {"seeds": [5]}}
     profile.update(overrides)
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(profile))
@@ -172,7 +172,8 @@ def test_run_writes_every_artefact(tmp_path, rng, fakes, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["profile"]["name"] == "tiny"
     assert config["data"]["path"] == str(data_path)
-    assert fakes[0]["config"] == {"marker": 7}
+    assert fakes[0]["config"] == {"seeds": [5]}
+    assert config["experiment_settings"]["seeds"] == [5]
     assert fakes[0]["data"].X.shape == (12, 3072)
     assert fakes[0]["progress"] is False
 
@@ -187,7 +188,8 @@ def test_html_links_point_to_files(tmp_path, rng, fakes, capsys):
 
     assert page.links, "the report links nothing"
     for link in page.links:
-        assert "://" not in link and not link.startswith("/"), f"non-relative link {link}"
+        assert "://" not in link, f"link with a scheme: {link}"
+        assert not link.startswith("/"), f"absolute link {link}"
         if link.startswith("#"):
             assert link[1:] in page.ids, f"anchor {link} has no target"
         else:
@@ -287,6 +289,15 @@ def test_bad_profile_lists_known(tmp_path, capsys):
     assert "no-such-profile" in err
     for name in known_profiles():
         assert name in err
+
+
+def test_unknown_experiment_setting_rejected(tmp_path, fakes, capsys):
+    code, _, err = run_cli(["--profile", tiny_profile(tmp_path, experiments={"no_such_key": 1}),
+                            "--out", tmp_path / "out", "--no-progress"], capsys)
+
+    assert code == EXIT_INVALID
+    assert "no_such_key" in err
+    assert fakes == []
 
 
 def test_unknown_claim_id_rejected(tmp_path, fakes, capsys):

@@ -55,7 +55,8 @@ def test_html_escapes_all_text():
 def test_html_has_no_external_resources():
     page = render_html(hostile_document())
 
-    assert "http://" not in page and "https://" not in page
+    assert "http://" not in page
+    assert "https://" not in page
     assert "<link" not in page
     assert "<style>" in page
 
@@ -131,8 +132,8 @@ def test_kernel_summary_cross_checked(activation, lam):
 
     assert s["pole_count"] == m * n
     assert s["zero_poles"] + np.count_nonzero(result["poles"] > 0) == m * n
-    # Hbar is similar to a symmetric matrix of norm `scale`; backward-stable eigensolvers agree
-    # to a small multiple of (m n) eps scale (100 leaves room for the nonnormal similarity).
+    # Hbar is similar to a symmetric matrix of norm `scale`, so backward-stable eigensolvers agree
+    # to a small multiple of (m n) eps scale. The factor 100 leaves room for the nonnormal similarity.
     tolerance = 100 * m * n * np.finfo(float).eps * scale
     assert abs(s["p_max"] - scale) <= tolerance
     nonzero_reference = reference[reference > s["zero_tolerance"]]

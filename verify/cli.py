@@ -1,10 +1,10 @@
 """Command line of ``python -m verify``: run a profile and write the report, or replay a counterexample.
 
 ``python -m verify [--profile NAME|PATH] [--out DIR] [--data-dir DIR] [--claims IDS] [--no-progress]``
-runs, in order: the data check (a corrupt CIFAR-10 file stops the run before anything else), the
-kernel-regime summary of synthetic problems, the claims ledger and the Section 5 experiments, then
-writes ``config.json``, ``ledger.json``, ``counterexamples/``, ``figures/``, ``report.md`` and
-``index.html`` into the output folder.
+runs four steps in order. The data check comes first, so a corrupt CIFAR-10 file stops the run
+before anything else. Then come the kernel-regime summary of synthetic problems, the claims ledger
+and the Section 5 experiments. The output folder receives ``config.json``, ``ledger.json``,
+``counterexamples/``, ``figures/``, ``report.md`` and ``index.html``.
 
 ``python -m verify replay FILE`` recomputes a counterexample file and prints both sides.
 
@@ -23,6 +23,7 @@ import traceback
 from pathlib import Path
 
 from ktheory.errors import InvalidArgumentError
+from ktheory.experiments.scenarios import resolve_settings
 
 from . import provenance as prov
 from .config import REPO_ROOT, known_profiles, ledger_settings, load_profile
@@ -143,6 +144,7 @@ def _run_ledger(settings: dict, claims: list, out_dir: Path, log: _Log) -> dict:
     with tqdm(total=len(claims), desc="claims", unit="claim", file=sys.stderr, disable=not log.bars) as bar:
         for claim in claims:
             bar.set_postfix_str(claim.id)
+            tick = time.perf_counter()
             try:
                 result = run_ledger(settings, counterexample_dir=out_dir / "counterexamples",
                                     progress=log.bars, only=[claim.id])
@@ -150,8 +152,11 @@ def _run_ledger(settings: dict, claims: list, out_dir: Path, log: _Log) -> dict:
             except Exception:  # a failing check is reported in the ledger, and the run goes on
                 rows.append(_error_row(claim, traceback.format_exc()))
             bar.update(1)
+            if not log.bars:  # without a bar (stderr not a terminal), one line per claim for the log
+                verdict = rows[-1]["verdict"] if rows and rows[-1]["id"] == claim.id else "no ledger row"
+                log(f"claim {claim.id}: {verdict} ({time.perf_counter() - tick:.1f} s)")
     for row in rows:
-        # The counterexample file holds these data; ledger.json links to it instead.
+        # The counterexample file contains these data, and ledger.json links to it instead.
         row.pop("counterexample_data", None)
     return {"claims": rows}
 
@@ -197,6 +202,8 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         profile, profile_path = load_profile(args.profile)
         settings = ledger_settings(profile)
         claims = _select_claims(args.claims)
+        # Checked here, so that a typo in the profile stops the run before the long sections.
+        experiment_settings = resolve_settings(profile["experiments"])
         out_dir = Path(args.out)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "figures").mkdir(exist_ok=True)
@@ -211,6 +218,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         return EXIT_INVALID
 
     config = {"profile": profile, "profile_file": str(profile_path), "ledger_settings": settings,
+              "experiment_settings": experiment_settings,
               "claims": [claim.id for claim in claims], "out": str(out_dir), "data": data_record}
     write_json(out_dir / "config.json", config)
     _clear_counterexamples(out_dir)

@@ -24,7 +24,7 @@ from ktheory.errors import InvalidArgumentError
 __all__ = ["PROFILE_DIR", "REPO_ROOT", "known_profiles", "load_profile", "ledger_settings"]
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-# The checkout that holds this package, whose git state the provenance records.
+# The checkout that contains this package, whose git state the provenance records.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIRED_KEYS = ("ledger", "kernel_regime", "experiments")
 KERNEL_REGIME_KEYS = ("seed", "n", "d", "m", "kappa", "problems")
@@ -75,6 +75,11 @@ def load_profile(spec: str) -> tuple[dict, Path]:
     missing = [key for key in KERNEL_REGIME_KEYS if key not in kernel]
     if missing:
         raise InvalidArgumentError(f"profile section 'kernel_regime' in {str(path)!r} lacks the keys {missing}")
+    problems = kernel["problems"]
+    if (not isinstance(problems, list) or not problems
+            or not all(isinstance(p, dict) and {"activation", "lam"} <= set(p) for p in problems)):
+        raise InvalidArgumentError(f"profile key 'kernel_regime.problems' in {str(path)!r} must be a non-empty list "
+                                   f'of {{"activation": name, "lam": number}} objects; got {problems!r}')
     defaults = profile.setdefault("ledger_defaults", "quick")
     if defaults not in ("quick", "paper"):
         raise InvalidArgumentError(f"profile key 'ledger_defaults' in {str(path)!r} must be 'quick' or 'paper'; "

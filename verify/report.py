@@ -10,8 +10,8 @@ content. Layout, top to bottom:
 4. one section per experiment figure (images, caption, numbers, data files, skip reason);
 5. provenance (git, software, BLAS, CPU, seeds, data hashes, wall times, command line).
 
-Only the provenance part changes between two runs of the same profile on the same machine
-(wall times, git state); everything above it is computed from seeded inputs.
+Everything above the provenance part is computed from seeded inputs. So between two runs of the
+same profile on the same machine only the provenance part changes (wall times, git state).
 """
 
 from __future__ import annotations
