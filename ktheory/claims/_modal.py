@@ -36,6 +36,9 @@ from ._cases import EPS, KernelCase
 CLUSTER_RTOL = 1e-9
 # Poles this close (relative) to lambda * eig(H_k) count as on the singular set of T(-p).
 SINGULAR_RTOL = 1e-7
+# Largest |eigenvalue of T(-p) + 1| accepted as "-1 is an eigenvalue" at a computed pole: the pole's
+# rounding moves the eigenvalue by slope * size * eps * p_max, far below this for the instances judged.
+EIGENVALUE_MATCH = 1e-6
 # Relative singular-value threshold for the null spaces of Hbar in exact_limit: backward error of
 # the SVD is about size * eps * ||Hbar||, times a safety factor of 100.
 NULL_FACTOR = 100.0
@@ -46,8 +49,21 @@ class NotApplicable(Exception):
 
 
 def particular(case: KernelCase) -> np.ndarray:
-    """Return the particular equilibrium F_p, shape (m, n) (per-unit final values for lambda > 0)."""
-    return theory.particular_equilibrium(case.y, case.Phi, case.a, case.lam)
+    """Return a particular equilibrium F_p of the feature ODE, shape (m, n), solved here directly.
+
+    Equilibrium means c_k (y - c^T F) + lambda (phi_k - f_k) = 0 for every k, that is
+    (c c^T + lambda I) F = c y^T + lambda Phi^T. For lambda = 0 the choice F = c y^T / a_bar is
+    used (any F with c^T F = y works). Kept apart from :mod:`ktheory.theory` on purpose, so that
+    the printed formulas there are checked against an independent computation.
+    """
+    c, lam = case.c, case.lam
+    if lam > 0:
+        C = np.outer(c, c) + lam * np.eye(case.m)
+        return np.linalg.solve(C, np.outer(c, case.y) + lam * case.Phi.T)
+    abar = float(c @ c)
+    if abar == 0.0:
+        raise NotApplicable("all a_k = 0 and lambda = 0: the output cannot move")
+    return np.outer(c, case.y) / abar
 
 
 def exact_outputs(case: KernelCase, times) -> np.ndarray:
@@ -153,6 +169,10 @@ def lemma65_clusters(case: KernelCase, poles: np.ndarray | None = None) -> list[
             raise NotApplicable(f"T(-p) is singular at the pole {p:.6g} ({exc})") from None
         w, Q = np.linalg.eigh(0.5 * (T + T.T))
         pick = np.argsort(np.abs(w + 1.0))[: g.size]
+        if np.abs(w[pick] + 1.0).max() > EIGENVALUE_MATCH:
+            # Fewer eigenvalues -1 than poles in the cluster: near-equal but distinct poles (nearly
+            # identical units) merged into one cluster, where the construction does not apply.
+            raise NotApplicable(f"T(-p) at p = {p:.6g} has fewer eigenvalues near -1 than the cluster has poles")
         V = Q[:, pick]
         R = np.concatenate([c[k] * np.linalg.solve(p * eye - lam * H[k], H[k] @ V) for k in range(m)])
         L = np.concatenate([c[k] * np.linalg.solve(p * eye - lam * H[k], V) for k in range(m)])
