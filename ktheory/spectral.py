@@ -220,8 +220,10 @@ class ModalBasis:
     ``poles`` holds all m n poles ascending, zeros included; ``nonzero`` the positive ones, with
     matching columns of ``right`` and ``left`` (unit-major, shape (m n, r)) normalised so that
     left^T right = I. The zero eigenspace enters the modal solution through the projector
-    I - right left^T. ``zero_tolerance`` is the threshold below which an eigenvalue of an H_k
-    (lambda > 0) or of H = sum_k c_k^2 H_k (lambda = 0) counts as zero; ``inactive_rows`` counts the (unit, sample) pairs with
+    I - right left^T. ``zero_tolerance`` is on the scale of the poles: for lambda = 0 the threshold
+    below which an eigenvalue of H = sum_k c_k^2 H_k counts as zero, for lambda > 0 the largest
+    pole that a dropped eigenvalue of an H_k (below ``info["unit_tolerance"]``) could give, that
+    is (a_bar + lambda) times that threshold; ``inactive_rows`` counts the (unit, sample) pairs with
     H_k[i, i] = 0 (for ReLU, units inactive on a sample), which are among the zero poles.
     """
 
@@ -306,7 +308,9 @@ def eigen_decomposition(H, a, lam, vectors: bool = True, max_bytes: float = DENS
         left = c[:, None, None] * np.einsum("k,kir->ir", c, right)[None] + lam * right
         right = right.reshape(m * n, -1)
         left = left.reshape(m * n, -1)
-    return ModalBasis(all_poles, nonzero, right, left, zero_count, unit_tol, inactive_rows, m, n, lam,
+    # A dropped eigenvalue h <= unit_tol of some H_k would give poles of at most (a_bar + lambda) h.
+    pole_tol = float(c @ c + lam) * unit_tol
+    return ModalBasis(all_poles, nonzero, right, left, zero_count, pole_tol, inactive_rows, m, n, lam,
                       info={"route": "symmetric-factor", "size": size, "unit_tolerance": unit_tol,
                             "unit_rank": np.bincount(unit, minlength=m)})
 

@@ -82,7 +82,7 @@ def test_unknown_activation_lists_names(bad):
 def test_large_arguments_finite(name):
     act = get_activation(name)
     z = np.array([-800.0, -40.0, 40.0, 800.0])
-    # Underflow to 0 is the right answer far in the tails; overflow or NaN would be a bug.
+    # Underflow to 0 is the correct result far in the tails, but overflow or NaN would be a bug.
     with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
         for f in (act.sigma, act.dsigma, act.d2sigma):
             assert np.all(np.isfinite(f(z)))

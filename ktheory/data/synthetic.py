@@ -112,7 +112,7 @@ def synthetic_dataset(rng: np.random.Generator, n: int, d: int, *,
     Returns
     -------
     Dataset
-        X (n, d), y (n,), and X_test, y_test when ``n_test > 0``. ``info["teacher"]`` holds the
+        X (n, d), y (n,), and X_test, y_test when ``n_test > 0``. ``info["teacher"]`` contains the
         teacher when one was drawn here.
     """
     _check_rng(rng)
