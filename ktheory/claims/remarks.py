@@ -23,7 +23,7 @@ equilibrium (per-unit final values f_k,inf), Hbar the block matrix driving the r
 Known limitations
 -----------------
 - Instances with eigenvalues that float64 cannot tell from zero are skipped (counted as
-  not applicable); no high-precision module is available to decide them.
+  not applicable) instead of being sent to :mod:`ktheory.highprec`.
 - The lambda -> infinity check sweeps lambda up to ``LAMBDA_SWEEP[-1]`` and fits a log-log slope;
   it does not run the lambda = infinity gradient flow itself.
 """
@@ -201,7 +201,7 @@ def lambda0_sides(case: KernelCase) -> dict:
                default=1.0)
     tol_abs = TOL_FACTOR * case.m * case.n * EPS * max(float(np.abs(general).max()), 1e-300) * cond
     if _modal.rank_is_ambiguous(sv, sv_scale, case.n) or np.any((sv > 1e-3 * tol_abs) & (sv < 1e3 * tol_abs)):
-        # NOTE: a high-precision eigensolver would classify these small eigenvalues of H; none is available.
+        # NOTE: skipped, not decided: ktheory.highprec could classify these small eigenvalues of H.
         raise _modal.NotApplicable("a singular value of H is too close to the zero threshold to classify")
     nonzero = general[general > tol_abs]
     # f obeys df/dt = H (y - f) when lambda = 0, so f_inf = y + (orthogonal projector on ker H)(f(0) - y).
