@@ -248,13 +248,58 @@ def environment():
     return info
 
 
+def _ms(row, key):
+    entry = row.get(key)
+    if not isinstance(entry, dict) or "min_s" not in entry:
+        return "-"
+    return f"{1e3 * entry['min_s']:.1f}"
+
+
+def render_markdown(result) -> str:
+    """Return a Markdown summary of a result dict: step times in ms and the three targets."""
+    cols = ["blas_floor_weight", "numpy_step", "fused", "blocked", "gemm", "torch_step",
+            "blas_floor_kernel", "kernel_form"]
+    lines = ["| n | d | m | activation | " + " | ".join(cols) + " |",
+             "|" + "---|" * (4 + len(cols))]
+    for row in result["steps"]:
+        lines.append(f"| {row['n']} | {row['d']} | {row['m']} | {row['activation']} | "
+                     + " | ".join(_ms(row, c) for c in cols) + " |")
+    lines.append("")
+    targets = []
+    for row in result["steps"]:
+        ratios = row["ratios"]
+        tag = f"n={row['n']}, m={row['m']}, {row['activation']}"
+        if row["n"] == 10000 and row["m"] == 20 and "best_weight_over_torch" in ratios:
+            fused_torch = row["fused"]["min_s"] / row["torch_step"]["min_s"]
+            targets.append(f"- fused weight step / PyTorch step ({tag}): {fused_torch:.2f} (target <= 1)")
+        if "weight_over_kernel_form" in ratios:
+            targets.append(f"- best weight step / kernel-form step ({tag}): {ratios['weight_over_kernel_form']:.2f} "
+                           "(target >= 4)")
+    many = result["stacked_students"]
+    targets.append(f"- four stacked students of m = 20 / one student (best kernel each): "
+                   f"{many['best_stacked_over_best_one']:.2f} (target <= 2)")
+    bw = result["memory_bandwidth"]
+    env = result["environment"]
+    lines += targets
+    lines += ["", f"One read of X ({bw['bytes_of_X'] / 1e6:.0f} MB): {1e3 * bw['numba_parallel_sum_s']:.1f} ms "
+              f"({bw['numba_parallel_sum_GBps']:.1f} GB/s, two threads), "
+              f"{1e3 * bw['numpy_sum_s']:.1f} ms ({bw['numpy_sum_GBps']:.1f} GB/s, numpy sum).",
+              f"Load average at start / end: {env['loadavg_start']} / {env.get('loadavg_end')}."]
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n = 2000 instead of 10000, for a smoke run")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per figure (minimum is reported)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
+    parser.add_argument("--markdown", type=Path, default=None,
+                        help="print the Markdown summary of an existing result JSON and exit")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "gd.json", help="output JSON path")
     args = parser.parse_args()
+    if args.markdown is not None:
+        print(render_markdown(json.loads(args.markdown.read_text())))
+        return
 
     rng = np.random.default_rng(20221017)
     configs = [(2000 if n == 10000 else n, d, m) for n, d, m in CONFIGS] if args.quick else CONFIGS
@@ -280,6 +325,7 @@ def main():
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(f"wrote {args.out}")
+    print(render_markdown(result))
 
 
 if __name__ == "__main__":
