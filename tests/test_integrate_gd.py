@@ -58,7 +58,8 @@ def test_weight_and_kernel_forms_agree(rng, name):
     kw = dict(X_test=X_test, y_test=np.ones(9), record_every=50)
     rw = gradient_descent(X, y, a, W0, Phi, 0.2, name, 0.05, 400, form="weight", **kw)
     rk = gradient_descent(X, y, a, W0, Phi, 0.2, name, 0.05, 400, form="kernel", **kw)
-    assert rw.form == "weight" and rk.form == "kernel"
+    assert rw.form == "weight"
+    assert rk.form == "kernel"
     # The forms only round differently (one n-term vs one d-term sum per step); 1e-10 relative.
     assert np.abs(rw.W - rk.W).max() <= 1e-10 * np.abs(rw.W).max()
     for key in ["loss", "f_train", "f_test", "test_loss", "unit_distance", "weight_distance"]:
@@ -72,7 +73,8 @@ def test_history_contents(rng):
     h = res.history
     np.testing.assert_array_equal(h["iteration"], [0, 5, 10, 15, 20, 23])
     T, n, m = len(h["iteration"]), X.shape[0], W0.shape[0]
-    assert h["f_train"].shape == (T, n) and h["features"].shape == (T, n, m)
+    assert h["f_train"].shape == (T, n)
+    assert h["features"].shape == (T, n, m)
     assert h["unit_distance"].shape == (T, m)
     # Independent recomputation of the last record from the returned W.
     act = ktheory.get_activation("sigmoid")
@@ -127,8 +129,10 @@ def test_checkpoint_resume_is_bit_identical(rng, tmp_path, form):
     path = tmp_path / "run.npz"
     first = gradient_descent(X, y, a, W0, Phi, 0.3, "tanh", 0.1, 45, checkpoint_path=path, checkpoint_every=10,
                              stop_at=23, **kw)
-    assert first.status == "stopped" and first.iterations == 23
-    assert path.exists() and not list(tmp_path.glob("*.tmp"))
+    assert first.status == "stopped"
+    assert first.iterations == 23
+    assert path.exists()
+    assert not list(tmp_path.glob("*.tmp"))
     resumed = gradient_descent(X, y, a, W0, Phi, 0.3, "tanh", 0.1, 45, checkpoint_path=path, checkpoint_every=10,
                                **kw)
     assert resumed.status == "ok"

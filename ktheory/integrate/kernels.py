@@ -311,7 +311,7 @@ def _fused_chunk(X, W, c, unit_model, codes, Y, Phi, wd, wr, lo, hi, Z, E, G, lo
 
 @njit(cache=True, parallel=True)
 def fused_weight_step(X, W, c, unit_model, codes, Y, Phi, wd, wr, Z, E, G, losses):
-    """One pass over X: write Z = X W^T, E, G = E^T X (M, d) and losses (J, 2) at W.
+    """Compute Z = X W^T, E, G = E^T X (M, d) and losses (J, 2) at W in one pass over X.
 
     Arrays must be C-contiguous float64 (``unit_model`` and ``codes`` int64). ``Phi`` must have
     shape (n, M) even when every wr is 0, in which case it is not read.
