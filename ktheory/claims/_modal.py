@@ -48,6 +48,10 @@ class NotApplicable(Exception):
     """The instance violates a hypothesis of the statement (poles on the singular set, near-ties)."""
 
 
+class OnSingularSet(NotApplicable):
+    """A pole lies on the singular set lambda * eig(H_k), where p I - lambda H_k is not invertible."""
+
+
 def particular(case: KernelCase) -> np.ndarray:
     """Return a particular equilibrium F_p of the feature ODE, shape (m, n), solved here directly.
 
@@ -162,11 +166,11 @@ def lemma65_clusters(case: KernelCase, poles: np.ndarray | None = None) -> list[
     eye = np.eye(n)
     for g, p in zip(groups, means):
         if hpos.size and np.min(np.abs(p - lam * hpos)) <= SINGULAR_RTOL * p:
-            raise NotApplicable(f"pole {p:.6g} lies on the singular set lambda * eig(H_k)")
+            raise OnSingularSet(f"pole {p:.6g} lies on the singular set lambda * eig(H_k)")
         try:
             T = spectral.transfer_matrix(-p, H, case.a, lam)
         except ValueError as exc:
-            raise NotApplicable(f"T(-p) is singular at the pole {p:.6g} ({exc})") from None
+            raise OnSingularSet(f"T(-p) is singular at the pole {p:.6g} ({exc})") from None
         w, Q = np.linalg.eigh(0.5 * (T + T.T))
         pick = np.argsort(np.abs(w + 1.0))[: g.size]
         if np.abs(w[pick] + 1.0).max() > EIGENVALUE_MATCH:

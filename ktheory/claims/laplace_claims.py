@@ -40,6 +40,8 @@ SETTINGS: dict = {
 
 # Tolerance factor on size * eps * condition number (see each check's tolerance_reason).
 TOL_FACTOR = 1e3
+# Evaluations whose tolerance would exceed this are too ill-conditioned to judge and are skipped.
+MAX_TOLERANCE = 1e-5
 # Relative offsets from s0 = -lambda h at which |ds| ||Delta(s0 + ds)|| is compared: small enough
 # that a pole dominates, large enough that the cancellation in (s I + lambda H_k)^{-1} keeps ~10 digits.
 RESIDUE_OFFSETS = (1e-5, 1e-6)
@@ -101,6 +103,8 @@ def eq14_sides(case: KernelCase, s: complex) -> dict:
         raise _modal.NotApplicable("Delta(s) vanishes at this s")
     cond = np.linalg.cond(A) + max(np.linalg.cond(s * np.eye(case.n) + case.lam * Hk) for Hk in H)
     tol = TOL_FACTOR * size * EPS * cond
+    if tol > MAX_TOLERANCE:
+        raise _modal.NotApplicable(f"s I + Hbar or s I + lambda H_k too ill-conditioned (tolerance {tol:.2g})")
     unit_scale = max(float(np.linalg.norm(eta_hat)), 1e-300)
     return {"s": s, "true": true, "derived": derived, "printed": printed,
             "printed_error": float(np.linalg.norm(printed - true) / scale),
