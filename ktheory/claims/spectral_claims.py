@@ -366,6 +366,8 @@ def thm33_proof_sides(case: KernelCase) -> dict:
             tols.append(TOL_FACTOR * EPS * (case.n * cond * (1.0 + abs(corrected[-1]))
                                             + case.m * case.n * p_max * slope))
             poles.append(cl.p)
+    if not tols:
+        raise _modal.NotApplicable("no nonzero pole")
     if max(tols) > MAX_TOLERANCE:
         raise _modal.NotApplicable(f"a pole next to the singular set needs tolerance {max(tols):.2g}")
     return {"poles": np.array(poles), "printed": np.array(printed), "corrected": np.array(corrected),
@@ -454,6 +456,8 @@ def lemma65_sides(case: KernelCase) -> dict:
             slope = max(slope, float(np.abs(case.c[k] ** 2 * np.einsum(
                 "ir,ir->r", cl.V, np.linalg.solve(M, np.linalg.solve(M, H[k] @ cl.V)))).max()) * case.m)
         recon_tols.append(TOL_FACTOR * case.m * case.n * EPS * (1.0 + norm * slope))
+    if not tols:
+        raise _modal.NotApplicable("no nonzero pole")
     if max(max(tols), max(recon_tols)) > MAX_TOLERANCE:
         raise _modal.NotApplicable("a pole next to the singular set makes the vectors too ill-conditioned to judge")
     return {"right": np.array(right), "left": np.array(left), "reconstruction": np.array(recon),
