@@ -29,8 +29,8 @@ def test_spectral_ids_cover_the_brief():
     assert expected <= set(SPECTRAL_IDS)
 
 
-# Counterexamples as shrunk by the quick-profile search (seed 0); the inputs are written out here so
-# that a change in the search cannot silently drop them.
+# Counterexamples as shrunk by the quick-profile search. The inputs are written out here, so a
+# change in the search cannot silently drop them.
 
 def test_thm32_counterexample(tmp_path):
     inputs = {"X": [[1.0]], "W": [[-0.132]], "a": [0.64], "y": [-1.0], "Phi": [[-0.285]], "lam": 1.0,

@@ -1,6 +1,6 @@
 """Small kernel-regime problems for the claim checks, their JSON form and a hypothesis search.
 
-A :class:`KernelCase` holds every input of one kernel-regime problem written out (X, W, a, y,
+A :class:`KernelCase` stores every input of one kernel-regime problem written out (X, W, a, y,
 Phi, lambda and the activation name), so that a counterexample file can store it and a replay can
 rebuild it. :func:`case_strategy` draws cases for hypothesis, including the degenerate ones the
 paper's assumptions exclude: singular H_k (n > d, ReLU units inactive on a sample), duplicate

@@ -17,8 +17,8 @@ final values f_k,inf), T(s) = sum_k c_k^2 (s I + lambda H_k)^{-1} H_k.
 Known limitations
 -----------------
 - :func:`lemma65_clusters` raises :class:`NotApplicable` when a pole lies within
-  ``SINGULAR_RTOL`` of the singular set lambda * eig(H_k) or when two distinct poles are closer
-  than ``CLUSTER_RTOL`` but not equal; the checks count such instances instead of judging them.
+  ``SINGULAR_RTOL`` of the singular set lambda * eig(H_k), or when two distinct poles are closer
+  than 1e3 * ``CLUSTER_RTOL``. The checks count such instances instead of judging them.
 """
 
 from __future__ import annotations
@@ -218,11 +218,6 @@ def eigen_condition(cl: ModeCluster) -> float:
     """Return the eigenvalue condition number ||L|| ||R|| ||G^{-1}|| of a cluster (>= 1)."""
     G = cl.L.T @ cl.R
     return float(np.linalg.norm(cl.L, 2) * np.linalg.norm(cl.R, 2) * np.linalg.norm(np.linalg.inv(G), 2))
-
-
-def symmetric_norm(A: np.ndarray) -> float:
-    """Return the spectral norm of A (2-norm), 0 for an empty matrix."""
-    return float(sla.norm(A, 2)) if A.size else 0.0
 
 
 # An eigenvalue between AMBIGUOUS_LOW and AMBIGUOUS_HIGH times size * eps * scale can be an exact

@@ -191,6 +191,7 @@ def singular_sides(case: KernelCase) -> dict:
     thresh = 10 * case.n * EPS * max(hmax, 1e-300)
     poles = spectral.poles(H, case.a, case.lam)
     nonzero = poles[poles > 0]
+
     at_printed, at_scaled, ratios = [], [], []
     skipped = 0
     for k, Hk in enumerate(H):
@@ -198,6 +199,7 @@ def singular_sides(case: KernelCase) -> dict:
             norm = np.linalg.norm(case.lam * Hk, 2) + h
             at_printed.append(np.linalg.svd(h * np.eye(case.n) + case.lam * Hk, compute_uv=False)[-1] / norm)
             at_scaled.append(np.linalg.svd(-case.lam * h * np.eye(case.n) + case.lam * Hk, compute_uv=False)[-1] / norm)
+
             s0 = -case.lam * h
             if nonzero.size and np.min(np.abs(nonzero + s0)) <= NEAR_POLE_RTOL * abs(s0):
                 # A pole on or next to this point (identical units, near-identical units) dominates

@@ -26,9 +26,9 @@ Known limitations
 - Instances whose poles sit within 1e-7 (relative) of the singular set lambda * eig(H_k), or
   whose H_k have eigenvalues that float64 cannot tell from zero, are counted as not applicable
   rather than judged. Only ``thm3.3`` sends such instances to :mod:`ktheory.highprec`.
-- The printed Theorem 3.2 leaves u^j undefined; the check reads it as v^j (the eigenvector of
-  T(-p_j) that Lemma 6.5 calls u^j, equal to v^j since T is symmetric), and reads "j = 1..n" as
-  the n smallest poles.
+- The printed Theorem 3.2 leaves u^j undefined. The check reads it as v^j, the eigenvector of
+  T(-p_j) that Lemma 6.5 calls u^j (equal to v^j because T is symmetric). It reads "j = 1..n"
+  as the n smallest poles.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ SETTINGS: dict = {
     "paper": {"spectral_instances": 300, "spectral_search_examples": 600, "spectral_saturated_instances": 100},
 }
 
-# Tolerances are TOL_FACTOR * size * eps * (condition number of the computed quantity): the
+# Tolerances are TOL_FACTOR * size * eps * (condition number of the computed quantity). The
 # backward errors of the dense solvers used are a small multiple of size * eps, and the factor
 # 1e3 covers the constants hidden in that estimate.
 TOL_FACTOR = 1e3
@@ -258,10 +258,10 @@ def _thm33_high_precision(ctx: CheckContext) -> list[dict]:
     """
     from .. import highprec
 
-    wanted = int(ctx.get("spectral_saturated_instances", 12))
-    cases = random_cases(ctx.rng, 3 * wanted, kappas=(8.0,), activations=("sigmoid", "erf"))
+    limit = int(ctx.get("spectral_saturated_instances", 12))
+    cases = random_cases(ctx.rng, 3 * limit, kappas=(8.0,), activations=("sigmoid", "erf"))
     out = []
-    for case in [c for c in cases if _modal.case_is_ambiguous(c)][:wanted]:
+    for case in [c for c in cases if _modal.case_is_ambiguous(c)][:limit]:
         try:
             decision = highprec.decide_pole_bound(case.blocks(), case.a, case.lam)
         except ValueError:
@@ -580,11 +580,11 @@ def check_complex(ctx: CheckContext) -> CheckResult:
         r["route_difference"] > r["tolerance"] or r["min_pole"] < -r["tolerance"] for r in rows)
     example = None
     if not printed_ok:
-        shown = search(case_strategy(lambdas=(1.0, 0.1, 10.0)), asymmetric, budget)
-        if shown.example is not None:
-            r = complex_sides(shown.example)
+        asymmetric_case = search(case_strategy(lambdas=(1.0, 0.1, 10.0)), asymmetric, budget)
+        if asymmetric_case.example is not None:
+            r = complex_sides(asymmetric_case.example)
             example = Counterexample(
-                "complex-poles", "complex-poles", shown.example.to_inputs(),
+                "complex-poles", "complex-poles", asymmetric_case.example.to_inputs(),
                 printed={"asymmetry_of_Hbar": r["asymmetry"], "max_abs_imag_general_eigensolver": r["max_imag"]},
                 computed={"poles_symmetric_route": r["poles"].tolist(),
                           "max_abs_difference_between_routes": r["route_difference"]},
