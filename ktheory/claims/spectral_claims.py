@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import spectral
+from ..theory import final_value
 from . import _modal
 from ._cases import EPS, KernelCase, case_strategy, random_cases, search
 from .base import CheckContext, CheckResult, Counterexample, decide, register, register_replay
@@ -92,7 +93,6 @@ def thm32_sides(case: KernelCase) -> dict:
     times = np.array(TIME_UNITS) / poles[0]
     exact = _modal.exact_outputs(case, times)
     derived = _modal.derived_modal_outputs(case, times, clusters)
-    from ..theory import final_value
 
     # Printed form: f_inf of eq. (5), the printed alpha_j, u^j = v^j, sum over the n smallest poles.
     f5 = final_value(case.y, case.Phi, case.a, case.lam)
