@@ -126,9 +126,15 @@ def _loss_figure(path: Path, runs_list: list[dict], names: list[str], labels: di
         _band(axes[1], runs_list, name, "test_mse", labels[name])
     pred = [r[theory_run].prediction.get("final_train_mse") for r in runs_list]
     pred = [p for p in pred if p is not None and p > 0]
+    lowest = min(float(np.min(r[name].train_mse)) for r in runs_list for name in names)
     if pred:
-        axes[0].axhline(float(np.mean(pred)), color=COLORS[theory_run], ls="--", lw=1,
-                        label="eq. (5) final value, " + labels[theory_run].split(" (")[0])
+        value = float(np.mean(pred))
+        label = f"eq. (5) final value {_fmt(value)}, " + labels[theory_run].split(" (")[0]
+        if value < lowest / 1e3:
+            # far below every curve: name it in the legend but keep the curves readable
+            axes[0].plot([], [], color=COLORS[theory_run], ls="--", lw=1, label=label + " (below the axis)")
+        else:
+            axes[0].axhline(value, color=COLORS[theory_run], ls="--", lw=1, label=label)
     for ax, what in zip(axes[:2], ("training", "test")):
         ax.set_yscale("log")
         ax.set_xlabel("iteration")
@@ -141,7 +147,9 @@ def _loss_figure(path: Path, runs_list: list[dict], names: list[str], labels: di
         vals = np.array([r[name].residual / max(r[name].residual[0], 1e-300) for r in runs_list])
         ax.plot(runs_list[0][name].iteration, vals.mean(axis=0), color=COLORS[name], lw=1.4, label=labels[name])
     base = runs_list[0][theory_run]
-    envelopes = [("p_min", "k", ":", "exp(-p_min t)"), ("bound", "0.5", "-.", "exp(-lambda sigma_0 t), Thm 3.3"),
+    rows = base.prediction.get("rows")
+    p_min_label = "exp(-p_min t)" if rows in (None, base.f_inf.size) else f"exp(-p_min t), first {rows} rows"
+    envelopes = [("p_min", "k", ":", p_min_label), ("bound", "0.5", "-.", "exp(-lambda sigma_0 t), Thm 3.3"),
                  ("upper", "0.3", "--", "exp(-p_upper t)")]
     for key, color, style, label in envelopes:
         rate = float(np.mean([r[theory_run].prediction.get(key, np.nan) for r in runs_list]))
@@ -179,7 +187,13 @@ def _describe_runs(numbers, names, labels, s) -> str:
             f"{labels[name]}: final training MSE {_spread(v['final_train_mse'])}, final test MSE "
             f"{_spread(v['final_test_mse'])}, iterations to training MSE <= {s['loss_level']}: {reach_txt}"
         )
-    return "; ".join(parts) + "."
+    ranking = []
+    for key, what in (("final_train_mse", "training"), ("final_test_mse", "test")):
+        means = {name: float(np.mean(numbers[name][key])) for name in names}
+        order = sorted(names, key=lambda name: means[name])
+        ranking.append(f"by final {what} MSE (seed mean): " + " < ".join(
+            f"{labels[name].split(' (')[0]} ({_fmt(means[name], 4)})" for name in order))
+    return "; ".join(parts) + ". Order " + "; order ".join(ranking) + "."
 
 
 def _theory_text(numbers, name, label, runs_list) -> str:

@@ -80,6 +80,8 @@ DEFAULT_SETTINGS = {
     "fit_fraction": 0.5,
     "loss_level": 0.5,
     "checkpoint_every": 5000,
+    # gradient-descent form passed to the integrator: "auto", "weight" or "kernel"
+    "gd_form": "auto",
     "checkpoint": False,
     # kernel embedding: alignf over `kernels` Gaussian kernels, Nystrom with `landmarks` landmarks
     "kernels": 7,
@@ -282,7 +284,7 @@ def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings
     act = s["activation"]
     iterations = int(s["iterations"])
     key = _digest(problem.X, problem.y, problem.X_test, problem.y_test, act, float(s["step"]), iterations,
-                  int(s["record_every"]), int(s["spectral_rows"]), list(snapshots),
+                  int(s["record_every"]), int(s["spectral_rows"]), list(snapshots), s["gd_form"],
                   *[x for sp in specs for x in (sp.name, sp.a, sp.W0, "none" if sp.Phi is None else sp.Phi,
                                                  float(sp.lam))])
     if checkpoint_dir is not None:
@@ -312,7 +314,7 @@ def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings
                       checkpoint_every=int(s["checkpoint_every"]))
     tick = time.perf_counter()
     results = gradient_descent_many(problem.X, models, iterations, X_test=problem.X_test,
-                                    record_every=int(s["record_every"]), record_features=False,
+                                    record_every=int(s["record_every"]), record_features=False, form=s["gd_form"],
                                     weight_snapshots=tuple(snapshots), progress=progress,
                                     seed_note=group, **kwargs)
     wall = time.perf_counter() - tick
