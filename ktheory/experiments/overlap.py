@@ -15,7 +15,7 @@ and reads it as a simplified version of its overlap coefficients alpha_j.
 Known limitations
 -----------------
 - A column that is zero on every training input (a ReLU unit inactive everywhere) has no
-  direction; it is left out and counted in ``dead_columns``.
+  direction. It is left out and counted in ``dead_columns``.
 - The top eigenvectors are computed by a dense eigensolver when n <= DENSE_EIGEN_ROWS and by
   scipy's Lanczos solver (eigsh) above; eigenvectors of repeated eigenvalues are defined only up
   to a rotation, which changes individual products but not their sum of squares.

@@ -16,7 +16,7 @@ Known limitations
 - p_min for 0 < lambda < inf comes from the dense symmetric eigensolve of
   :func:`ktheory.spectral.eigen_decomposition`, whose size is about m * min(n, d); above
   ``max_rows`` training rows it is computed on the first ``max_rows`` rows only (a seeded
-  subsample when the rows were shuffled), and the result says so.
+  subsample when the rows were shuffled), and the key "p_min_rows" of the result records it.
 - The exponential fit uses the last part of the recorded residual; it measures the slowest mode
   only when that mode already dominates there.
 """
@@ -71,10 +71,16 @@ def unit_sigma0(X, W, activation) -> tuple[float, np.ndarray]:
     n, d = X.shape
     G = X @ X.T if n <= d else None
     per_unit = np.full(W.shape[0], np.nan)
+    seen = {}  # units with the same column of D have the same H_k (common for ReLU on positive inputs)
     for k in range(W.shape[0]):
         rows = np.flatnonzero(D[:, k] != 0)
         if rows.size == 0:
             continue
+        pattern = D[:, k].tobytes()
+        if pattern in seen:
+            per_unit[k] = per_unit[seen[pattern]]
+            continue
+        seen[pattern] = k
         Dk = D[rows, k]
         if rows.size <= d and G is not None:
             Hk = Dk[:, None] * G[np.ix_(rows, rows)] * Dk[None, :]
@@ -96,7 +102,7 @@ def smallest_pole(X, W, a, lam, activation, max_rows: int = 400, sigma0=None) ->
     p_min from the symmetric form of Hbar, all rows), "rows" (rows behind p_min), "method".
     ``max_rows`` caps the rows of the dense eigensolve for 0 < lambda < inf (size about
     m * min(rows, d)); with fewer rows than n, "p_min" refers to that subsample and
-    "p_min_rows" says so. ``sigma0`` takes a precomputed ``unit_sigma0(X, W, activation)``.
+    "p_min_rows" describes it. ``sigma0`` takes a precomputed ``unit_sigma0(X, W, activation)``.
     """
     act = get_activation(activation)
     X, W, a = check_problem(X, W, a)

@@ -26,8 +26,9 @@ predictions at initialisation (:mod:`ktheory.experiments.predictions`).
 
 Known limitations
 -----------------
-- A finished run is cached as an npz named after the run and keyed by a hash of all its inputs;
-  a cache written by an older version of this module with the same key is reused as is.
+- A finished run is cached as an npz named after the run and keyed by a hash of all its inputs.
+  The key does not cover the code, so a cache written by an older version of this module is
+  reused as is: delete the checkpoint folder after changing the code.
 """
 
 from __future__ import annotations
@@ -329,7 +330,7 @@ def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings
 
 @dataclass
 class CoreRuns:
-    """All runs of one seed that Figures 1, 2 and 4 share, plus the teacher subset."""
+    """Runs of one seed that Figures 1, 2 and 4 share, with the teacher subset and checkpoint weights."""
 
     seed: int
     runs: dict
