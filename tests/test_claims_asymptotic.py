@@ -49,3 +49,13 @@ def test_sigma0_claim_runs():
 def test_assumption4_claim_runs():
     row = run_claim(CLAIMS["assumption4-consistency"], default_settings("quick"), 0, None)
     assert row["verdict"] in ("holds", "inconclusive")
+
+
+def test_sigma0_counterexample_replays():
+    """tanh with kappa = 1: the stored minimising units show sigma_0 falling as the width grows."""
+    row = run_claim(CLAIMS["sigma0-order"], default_settings("quick"), 0, None)
+    assert row["verdict"] == "holds-corrected"
+    out = A.replay_sigma0(row["counterexample_data"]["inputs"])
+    values = out["computed"]["sigma0_of_stored_minimising_units"]
+    # sigma_0(m) is at most the stored unit's value; a tenfold drop is far above rounding.
+    assert values[-1] < values[0] / 10

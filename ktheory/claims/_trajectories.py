@@ -214,8 +214,8 @@ def _library_gd():
 
 
 def _numpy_gd(problem, lam, step, iterations, keep_steps):
-    # NOTE: temporary fallback while ktheory.integrate.gd is not importable; same loss (with halves)
-    # and step W <- W - step grad L as the shared integrator.
+    # NOTE: fallback used only when ktheory.integrate.gd does not import or fails the smoke test
+    # of _library_gd; same loss (with halves) and step W <- W - step grad L as that integrator.
     act = get_activation(problem.activation)
     X, y, Phi, c = problem.X, problem.y, problem.Phi, problem.c
     W = problem.W0.copy()
@@ -354,7 +354,7 @@ def search(strategy, evaluate, budget: int) -> SearchOutcome:
 
     ``evaluate(case)`` returns None to reject the case (outside the statement's hypotheses) or
     ``(score, violated, info)``: ``score`` (larger is closer to a violation, for example
-    lhs / rhs) steers hypothesis' targeted phase, ``violated`` says the inequality failed.
+    lhs / rhs) steers hypothesis' targeted phase, ``violated`` is True when the inequality failed.
     Runs with ``max_examples=budget``, no example database and a derandomised seed, so the same
     budget gives the same outcome.
     """
