@@ -99,6 +99,20 @@ def zero_projector(Hbar: np.ndarray) -> tuple[np.ndarray, int]:
     return P0, size - rank
 
 
+def split_condition(case: KernelCase) -> float:
+    """Return ||Hbar|| / (smallest nonzero singular value of Hbar), at least 1.
+
+    It bounds how much rounding can move vectors between ker(Hbar) and the decaying modes, so it
+    multiplies the tolerance of every comparison involving the exact limit.
+    """
+    Hbar = spectral.block_matrix(case.blocks(), case.a, case.lam)
+    s = np.linalg.svd(Hbar, compute_uv=False)
+    if s.size == 0 or s[0] == 0.0:
+        return 1.0
+    nonzero = s[s > NULL_FACTOR * s.size * EPS * s[0]]
+    return float(max(1.0, s[0] / nonzero.min()))
+
+
 def exact_limit(case: KernelCase) -> tuple[np.ndarray, np.ndarray, int]:
     """Return (F_inf (m, n), f_inf (n,), nullity of Hbar) of the kernel-regime flow."""
     H = case.blocks()

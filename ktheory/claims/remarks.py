@@ -115,7 +115,10 @@ def thm31_sides(case: KernelCase) -> dict:
     basis = spectral.eigen_decomposition(case.blocks(), case.a, case.lam)
     _, library = theory.kernel_regime_limit(basis, case.features(), case.y, case.Phi, case.a, case.lam)
     scale = max(float(np.linalg.norm(exact)), float(np.linalg.norm(case.y)))
-    tol = TOL_FACTOR * case.m * case.n * EPS * _cond_c(case) * (1.0 + np.linalg.norm(P0, 2))
+    tol = TOL_FACTOR * case.m * case.n * EPS * _cond_c(case) * (1.0 + np.linalg.norm(P0, 2)) * \
+        _modal.split_condition(case)
+    if tol > MAX_TOLERANCE:
+        raise _modal.NotApplicable(f"a tiny nonzero pole makes the limit ill-conditioned (tolerance {tol:.2g})")
     return {"printed": printed, "exact": exact, "library": library, "nullity": nullity,
             "nonsingular": _all_nonsingular(case),
             "printed_error": float(np.linalg.norm(printed - exact) / scale),
@@ -155,7 +158,8 @@ def check_thm31(ctx: CheckContext) -> CheckResult:
                  "cross-checked with ktheory.theory.kernel_regime_limit (eigenvector route); instances with "
                  "singular H_k (ReLU, n > d, duplicate inputs), identical units, a_k = 0 and lambda = 0",
         tolerance=max((r["tolerance"] for r in rows), default=None),
-        tolerance_reason="1e3 * m n * eps * cond(C) * (1 + ||P_0||): error of the F_p solve and of the projector",
+        tolerance_reason="1e3 * m n * eps * cond(C) * (1 + ||P_0||) * ||Hbar|| / (smallest nonzero singular value "
+                         "of Hbar): error of the F_p solve and of the split between ker(Hbar) and the decaying modes",
         evidence={"instances": len(rows), "singular_instances": len(singular_rows),
                   "max_printed_error_nonsingular": max((r["printed_error"] for r in rows if r["nonsingular"]), default=None),
                   "max_printed_error_singular": max((r["printed_error"] for r in singular_rows), default=None),
@@ -214,12 +218,16 @@ def lambda0_sides(case: KernelCase) -> dict:
     _, exact, _ = _modal.exact_limit(case)
     scale = max(float(np.linalg.norm(case.y)), 1e-300)
     same_poles = nonzero.size == sv_nonzero.size and bool(np.all(np.abs(nonzero - sv_nonzero) <= tol_abs))
+    split = _modal.split_condition(case)
+    tol = TOL_FACTOR * case.m * case.n * EPS * max(1.0, cond) * split
+    if tol > MAX_TOLERANCE:
+        raise _modal.NotApplicable(f"a tiny nonzero pole makes the limit ill-conditioned (tolerance {tol:.2g})")
     return {"poles": general, "singular_values": sv_nonzero, "same_poles": same_poles,
             "zero_poles": int(general.size - nonzero.size), "rank_H": int(sv_nonzero.size),
             "final_value": exact, "y": case.y, "corrected": corrected,
             "printed_error": float(np.linalg.norm(exact - case.y) / scale),
             "corrected_error": float(np.linalg.norm(exact - corrected) / scale),
-            "tolerance": float(TOL_FACTOR * case.m * case.n * EPS * max(1.0, cond)), "pole_tolerance": tol_abs}
+            "tolerance": float(tol), "pole_tolerance": tol_abs}
 
 
 @register("lambda-zero", GROUP, "lambda = 0: final value y, poles = singular values of H", LAMBDA0_STATEMENT)
@@ -253,7 +261,7 @@ def check_lambda0(ctx: CheckContext) -> CheckResult:
                  "limit (SVD projector route) against y and against y + P_ker(H) (f(0) - y)",
         tolerance=max((r["tolerance"] for r in rows), default=None),
         tolerance_reason="1e3 * m n * eps * max_j ||l_j|| ||r_j|| (eigenvalue condition number of the general "
-                         "eigensolver's poles, relative to the largest pole)",
+                         "eigensolver's poles) * ||Hbar|| / (smallest nonzero singular value of Hbar) for the final value",
         evidence={"instances": len(rows), "singular_H_instances": sum(r["rank_H"] < r["y"].size for r in rows),
                   "pole_mismatches": sum(not r["same_poles"] for r in rows),
                   "max_final_value_error_vs_y": max((r["printed_error"] for r in rows), default=None),
@@ -560,6 +568,10 @@ def average_sides(case: KernelCase) -> dict:
         raise _modal.NotApplicable("needs lambda > 0 and some a_k != 0")
     if _modal.case_is_ambiguous(case) or _modal.case_is_ambiguous(_with_lambda(case, 0.0)):
         raise _modal.NotApplicable("an eigenvalue is too close to zero to classify in float64")
+    split = max(_modal.split_condition(case), _modal.split_condition(_with_lambda(case, 0.0)))
+    tol = TOL_FACTOR * case.m * case.n * EPS * _cond_c(case) * 10 * split
+    if tol > MAX_TOLERANCE:
+        raise _modal.NotApplicable(f"a tiny nonzero pole makes the limits ill-conditioned (tolerance {tol:.2g})")
     _, with_teacher, _ = _modal.exact_limit(case)
     _, without, _ = _modal.exact_limit(_with_lambda(case, 0.0))
     abar = float(case.c @ case.c)
@@ -570,7 +582,7 @@ def average_sides(case: KernelCase) -> dict:
     return {"with_teacher": with_teacher, "average": average, "weight": w,
             "error": float(np.linalg.norm(with_teacher - average) / scale),
             "nonsingular": _all_nonsingular(case) and _all_nonsingular(_with_lambda(case, 0.0)),
-            "tolerance": TOL_FACTOR * case.m * case.n * EPS * _cond_c(case) * 10}
+            "tolerance": tol}
 
 
 @register("teacher-weighted-average", GROUP, "Student with teacher = weighted average of teacher and no-teacher student",
@@ -595,7 +607,8 @@ def check_average(ctx: CheckContext) -> CheckResult:
         computed="exact kernel-regime limits f_inf(lambda) and f_inf(0) from the same initialisation; the training "
                  "outputs f_inf(lambda) against a_bar/(a_bar + lambda) f_inf(0) + lambda/(a_bar + lambda) b",
         tolerance=max((r["tolerance"] for r in rows), default=None),
-        tolerance_reason="1e4 * m n * eps * cond(C): rounding of two projector-based limits",
+        tolerance_reason="1e4 * m n * eps * cond(C) * ||Hbar|| / (smallest nonzero singular value of Hbar), the "
+                         "larger of lambda and 0: rounding of two projector-based limits",
         evidence={"instances": len(rows), "max_error_nonsingular": max((r["error"] for r in rows if r["nonsingular"]), default=None),
                   "max_error_singular": max((r["error"] for r in rows if not r["nonsingular"]), default=None),
                   "search_inputs": found.tried + fixed.tried},

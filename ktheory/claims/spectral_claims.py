@@ -348,6 +348,8 @@ THM33_PROOF_STATEMENT = (
 def thm33_proof_sides(case: KernelCase) -> dict:
     """Return the printed and corrected right-hand sides at every nonzero pole (unit eigenvectors v)."""
     clusters = _modal.lemma65_clusters(case)
+    if not clusters:
+        raise _modal.NotApplicable("no nonzero pole")
     H = case.blocks()
     eye = np.eye(case.n)
     p_max = max(cl.p for cl in clusters)
@@ -728,9 +730,10 @@ def assumption_flags(case: KernelCase) -> dict:
     p = basis.nonzero
 
     def away(points, targets):
+        # Same relative distance at which Lemma 6.5's construction reports the singular set.
         if points.size == 0 or targets.size == 0:
             return True
-        return bool(np.all(np.abs(points[:, None] - targets[None, :]) > TIE_RTOL * points[:, None]))
+        return bool(np.all(np.abs(points[:, None] - targets[None, :]) > _modal.SINGULAR_RTOL * points[:, None]))
 
     a1 = not _has_tie(unit)
     a2 = not _has_tie(p) and away(p, unit)
@@ -821,8 +824,9 @@ def check_assumption2_index(ctx: CheckContext) -> CheckResult:
         verdict=decide(printed_ok, corrected_ok, True),
         computed="whether Lemma 6.5's vectors exist with small residual on instances satisfying Assumption 2 as "
                  "printed (poles off eig(H_k)) and as corrected (poles off lambda eig(H_k))",
-        tolerance=TIE_RTOL,
-        tolerance_reason="relative gap below which a pole counts as equal to a (scaled) unit eigenvalue",
+        tolerance=_modal.SINGULAR_RTOL,
+        tolerance_reason="relative distance below which a pole counts as equal to a (scaled) unit eigenvalue, the "
+                         "same at which Lemma 6.5's construction reports the singular set",
         evidence={"instances": len(rows), "search_inputs": found.tried + fixed.tried,
                   "corrected_violation_found": fixed.example is not None},
         correction="Assumption 2 should exclude the singular set of T(-p): p_j different from lambda times the "
