@@ -380,4 +380,10 @@ def test_real_tiny_run(tmp_path, capsys):
     ledger = json.loads((out / "ledger.json").read_text())
     assert [row["id"] for row in ledger["claims"]] == [claim_id]
     assert ledger["claims"][0]["verdict"] in ktheory.claims.VERDICTS
-    assert markdown_claims_table((out / "report.md").read_text()) == [(claim_id, ledger["claims"][0]["verdict"])]
+    markdown = (out / "report.md").read_text()
+    assert markdown_claims_table(markdown) == [(claim_id, ledger["claims"][0]["verdict"])]
+    skip_lines = [line.replace("\\_", "_") for line in markdown.splitlines() if line.startswith("Skipped: ")]
+    assert skip_lines, "the experiments reported no skipped section without data"
+    for line in skip_lines:
+        assert str(tmp_path / "none") in line  # the reason names the --data-dir searched
+    assert "experiment sections: 0 ok" in stdout

@@ -16,12 +16,15 @@ Exit status: 0 when every section ran (CIFAR-10 sections skipped for missing dat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 import traceback
 from pathlib import Path
 
+from ktheory.data.cifar import DATA_DIR_ENV
 from ktheory.errors import InvalidArgumentError
 from ktheory.experiments.scenarios import resolve_settings
 
@@ -161,10 +164,32 @@ def _run_ledger(settings: dict, claims: list, out_dir: Path, log: _Log) -> dict:
     return {"claims": rows}
 
 
-def _run_experiments(config: dict, data, out_dir: Path, log: _Log) -> dict:
+@contextlib.contextmanager
+def _data_dir_environment(data_dir: str | None):
+    """Set KTHEORY_DATA_DIR to ``data_dir`` for the duration of the block (no change when None).
+
+    run_experiments is not told where the data were searched for, and its skip reason describes
+    ``find_cifar10()``'s default search. Setting the variable makes that text name the --data-dir.
+    """
+    if data_dir is None:
+        yield
+        return
+    previous = os.environ.get(DATA_DIR_ENV)
+    os.environ[DATA_DIR_ENV] = str(data_dir)
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[DATA_DIR_ENV]
+        else:
+            os.environ[DATA_DIR_ENV] = previous
+
+
+def _run_experiments(config: dict, data, out_dir: Path, log: _Log, data_dir: str | None) -> dict:
     from .figures import run_experiments  # imported here: it loads matplotlib and the experiment code
 
-    sections = run_experiments(config, data, out_dir, log.bars)
+    with _data_dir_environment(data_dir):
+        sections = run_experiments(config, data, out_dir, log.bars)
     for section in sections:
         if "id" not in section:
             raise InvalidArgumentError(f"run_experiments returned a section without an 'id': {sorted(section)}")
@@ -241,7 +266,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     log("experiments" + ("" if data is not None else " (no CIFAR-10 data: CIFAR-10 sections are skipped)"))
     tick = time.perf_counter()
     try:
-        experiments = _run_experiments(profile["experiments"], data, out_dir, log)
+        experiments = _run_experiments(profile["experiments"], data, out_dir, log, args.data_dir)
     except Exception:  # shown in the report
         experiments = {"sections": [], "status": "error", "error": traceback.format_exc(),
                        "message": "The experiments raised an error:"}
