@@ -119,7 +119,10 @@ def thm31_sides(case: KernelCase) -> dict:
         _modal.split_condition(case)
     if tol > MAX_TOLERANCE:
         raise _modal.NotApplicable(f"a tiny nonzero pole makes the limit ill-conditioned (tolerance {tol:.2g})")
-    return {"printed": printed, "exact": exact, "library": library, "nullity": nullity,
+    kinds = {"relu": case.activation == "relu", "n>d": case.n > case.X.shape[1],
+             "duplicate-inputs": "duplicate-inputs" in case.label, "identical-units": "identical-units" in case.label,
+             "lambda=0": case.lam == 0.0, "some a_k=0": bool(np.any(case.a == 0))}
+    return {"printed": printed, "exact": exact, "library": library, "nullity": nullity, "kinds": kinds,
             "nonsingular": _all_nonsingular(case),
             "printed_error": float(np.linalg.norm(printed - exact) / scale),
             "route_error": float(np.linalg.norm(library - exact) / scale), "tolerance": float(tol)}
@@ -152,6 +155,11 @@ def check_thm31(ctx: CheckContext) -> CheckResult:
                                  printed=r["printed"].tolist(), computed=r["exact"].tolist(),
                                  note=f"Hbar has {r['nullity']} zero eigenvalues; the zero eigenspace keeps part of F(0)")
     singular_rows = [r for r in rows if not r["nonsingular"]]
+    by_kind = {}
+    for kind in ("relu", "n>d", "duplicate-inputs", "identical-units", "lambda=0", "some a_k=0"):
+        members = [r for r in rows if r["kinds"][kind]]
+        by_kind[kind] = {"instances": len(members), "singular": sum(not r["nonsingular"] for r in members),
+                         "printed_fails": sum(printed_bad(r) for r in members)}
     return CheckResult(
         verdict=decide(printed_ok, corrected_ok, len(rows) > 0),
         computed="eq. (5) against c^T [F_p + P_0 (F(0) - F_p)], P_0 from SVD null spaces of Hbar and Hbar^T, "
@@ -160,7 +168,7 @@ def check_thm31(ctx: CheckContext) -> CheckResult:
         tolerance=max((r["tolerance"] for r in rows), default=None),
         tolerance_reason="1e3 * m n * eps * cond(C) * (1 + ||P_0||) * ||Hbar|| / (smallest nonzero singular value "
                          "of Hbar): error of the F_p solve and of the split between ker(Hbar) and the decaying modes",
-        evidence={"instances": len(rows), "singular_instances": len(singular_rows),
+        evidence={"instances": len(rows), "singular_instances": len(singular_rows), "by_kind": by_kind,
                   "max_printed_error_nonsingular": max((r["printed_error"] for r in rows if r["nonsingular"]), default=None),
                   "max_printed_error_singular": max((r["printed_error"] for r in singular_rows), default=None),
                   "max_route_difference": max((r["route_error"] for r in rows), default=None),
