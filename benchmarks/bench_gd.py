@@ -15,7 +15,8 @@ Columns per (n, d, m, activation):
 - torch_step: the same two-GEMM step written in PyTorch on the CPU, when torch imports.
 and the stacked run of four students of m = 20 against one.
 
-Usage: ``nice python benchmarks/bench_gd.py [--quick] [--repeats R] [--out PATH]``. Run it alone:
+Usage: ``nice python benchmarks/bench_gd.py [--quick] [--repeats R] [--out PATH]``. For one thread
+everywhere set OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=NUMBA_NUM_THREADS=1 before starting it. Run it alone:
 two-thread BLAS slows down many times when another process keeps a core busy.
 """
 
@@ -113,7 +114,7 @@ def torch_step(X, y, a, W0, Phi, activation):
         import torch
     except ImportError as exc:
         return {"status": "skipped", "reason": f"torch not importable ({exc})"}
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
     Xt = torch.from_numpy(X)
     yt = torch.from_numpy(y)
     Pt = torch.from_numpy(Phi)
