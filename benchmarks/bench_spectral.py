@@ -176,10 +176,18 @@ def main(argv=None) -> int:
                                                    "eigh_driver_values": EIGH_DRIVER_VALUES,
                                                    "eigh_driver_vectors": EIGH_DRIVER_VECTORS},
               "machine": blas_info(), "load_average_before": os.getloadavg(), "dense": [], "extreme": []}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save():
+        # Written after every case, so an interrupted run keeps what it measured.
+        out.write_text(json.dumps(result, indent=2, default=float) + "\n")
+
     for mn in args.sizes:
         for act in args.activations:
             case = dense_case(act, mn, args.m, args.data_dir)
             result["dense"].append(case)
+            save()
             print(f"{act} mn={mn}: route (a) {case['time_route_a_values_s']:.2f} s, vectors "
                   f"{case['time_route_a_vectors_s']:.2f} s, numpy {case['time_numpy_eigvals_s']:.2f} s, "
                   f"speedup {case['speedup_values']:.1f}x, diff {case['max_pole_difference_rel']:.1e}, "
@@ -188,6 +196,7 @@ def main(argv=None) -> int:
         for act in args.activations:
             case = extreme_case(act, args.extreme_n, args.m, args.extreme_k, args.data_dir)
             result["extreme"].append(case)
+            save()
             print(f"{act} extreme n={args.extreme_n}: factors {case['time_unit_factors_s']:.1f} s, largest "
                   f"{case['time_largest_s']:.1f} s, smallest {case['time_smallest_s']:.1f} s", flush=True)
     at_target = [c for c in result["dense"] if c["mn"] == 4000 and c["activation"] in TARGETS]
@@ -197,9 +206,7 @@ def main(argv=None) -> int:
                                            "residual_target": 1e-12,
                                            "residual_met": max(c["max_right_residual_rel"], c["max_left_residual_rel"]) <= 1e-12}
                          for c in at_target}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    save()
     print(f"wrote {out}")
     return 0
 
