@@ -223,7 +223,7 @@ def to_unit_major(vectors: np.ndarray, m: int, n: int) -> np.ndarray:
 class ModalBasis:
     """Eigenstructure of Hbar from the symmetric route (a).
 
-    ``poles`` holds all m n poles ascending, zeros included; ``nonzero`` the positive ones, with
+    ``poles`` contains all m n poles ascending, zeros included; ``nonzero`` the positive ones, with
     matching columns of ``right`` and ``left`` (unit-major, shape (m n, r)) normalised so that
     left^T right = I. The zero eigenspace enters the modal solution through the projector
     I - right left^T. ``zero_tolerance`` is on the scale of the poles: for lambda = 0 the threshold
