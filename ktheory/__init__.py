@@ -12,15 +12,10 @@ from .model import forward, hidden_features, init_params, jacobian_columns, outp
 from .ntk import expected_kernel, gram_blocks, network_kernel
 from .spectral import block_matrix, block_operator, eigen_decomposition, poles, transfer_matrix
 from .theory import final_value, unit_final_values
+from .data import find_cifar10, load_cifar10, synthetic_dataset
+from .integrate import gradient_descent, gradient_flow
 
 __version__ = "0.1.0"
-
-
-def gradient_descent(*args, **kwargs):
-    """Run full-batch gradient descent on the knowledge-transfer loss; see ktheory.integrate.gd."""
-    from .integrate.gd import gradient_descent as _gd
-
-    return _gd(*args, **kwargs)
 
 
 __all__ = [
@@ -29,5 +24,6 @@ __all__ = [
     "forward", "hidden_features", "init_params", "jacobian_columns", "output_weights",
     "expected_kernel", "gram_blocks", "network_kernel",
     "block_matrix", "block_operator", "eigen_decomposition", "poles", "transfer_matrix",
-    "final_value", "unit_final_values", "gradient_descent",
+    "final_value", "unit_final_values", "gradient_descent", "gradient_flow",
+    "find_cifar10", "load_cifar10", "synthetic_dataset",
 ]
