@@ -8,9 +8,11 @@ and the Section 5 experiments. The output folder receives ``config.json``, ``led
 
 ``python -m verify replay FILE`` recomputes a counterexample file and prints both sides.
 
-Exit status: 0 when every section ran (CIFAR-10 sections skipped for missing data count as run),
-1 when a section or a claim check raised (the report is still written and shows the error),
-2 for invalid input: command line, profile, counterexample file, or an unreadable data file.
+Exit status:
+
+- 0: every section ran. CIFAR-10 sections skipped for missing data count as run.
+- 1: a section or a claim check raised. The report is still written and shows the error.
+- 2: invalid input (command line, profile, counterexample file, or an unreadable data file).
 """
 
 from __future__ import annotations
@@ -168,8 +170,8 @@ def _run_ledger(settings: dict, claims: list, out_dir: Path, log: _Log) -> dict:
 def _data_dir_environment(data_dir: str | None):
     """Set KTHEORY_DATA_DIR to ``data_dir`` for the duration of the block (no change when None).
 
-    run_experiments is not told where the data were searched for, and its skip reason describes
-    ``find_cifar10()``'s default search. Setting the variable makes that text name the --data-dir.
+    run_experiments receives no data path, and its skip reason describes ``find_cifar10()``'s
+    default search. Setting the variable makes that text name the --data-dir.
     """
     if data_dir is None:
         yield
