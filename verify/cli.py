@@ -319,5 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "replay":
         return replay_command(argv[1:])
+    if argv and argv[0] == "readme":
+        from .readme import readme_command
+
+        return readme_command(argv[1:])
     args = build_parser().parse_args(argv)
     return run(args, argv)
