@@ -87,8 +87,8 @@ class CheckResult:
 class CheckContext:
     """Budget and randomness for one claim check.
 
-    ``settings`` is the profile's ledger section (see ``DEFAULT_SETTINGS``); ``rng`` is seeded per
-    claim from the profile seed and the claim id, so a claim's outcome does not depend on which
+    ``settings`` holds the budgets of the profile (see ``ktheory.claims.default_settings``). ``rng``
+    is seeded from the profile seed and the claim id, so a claim's outcome does not depend on which
     other claims ran before it.
     """
 
