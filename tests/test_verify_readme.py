@@ -14,7 +14,7 @@ def _fake_report(tmp_path, verdicts):
     (report / "figures").mkdir(parents=True)
     rows = [{"id": f"c{i}", "title": f"claim {i} | piped", "verdict": v} for i, v in enumerate(verdicts)]
     (report / "ledger.json").write_text(json.dumps({"claims": rows}))
-    (report / "config.json").write_text(json.dumps({"name": "quick"}))
+    (report / "config.json").write_text(json.dumps({"profile": {"name": "quick"}}))
     (report / "figures" / "fig1ab.png").write_bytes(b"\x89PNG fake")
     return report
 
@@ -34,6 +34,7 @@ def test_readme_table_matches_ledger(tmp_path):
     assert "| `c0` | claim 0 \\| piped | **holds** |" in text
     assert "| `c1` | claim 1 \\| piped | **fails** |" in text
     assert text.endswith("\n\ntail\n")
+    assert "from a `quick` run" in text
 
 
 def test_readme_copies_figure(tmp_path):

@@ -67,7 +67,10 @@ def update_readme(report_dir, readme_path=None, image_dir=None) -> Path:
         raise InvalidArgumentError(f"{ledger_path} is not valid JSON ({exc})") from None
     profile = "unknown"
     if config_path.exists():
-        profile = json.loads(config_path.read_text()).get("name", profile)
+        # config.json stores the resolved profile under "profile"; its "name" is quick or paper.
+        resolved = json.loads(config_path.read_text()).get("profile", {})
+        if isinstance(resolved, dict):
+            profile = resolved.get("name", profile)
 
     figure_link = None
     figure = report_dir / "figures" / FIGURE
