@@ -133,6 +133,12 @@ def _setup(H, a, lam):
 
 
 def _check_dense_size(rows: int, max_bytes: float, what: str):
+    try:
+        limit = float(max_bytes)
+    except (TypeError, ValueError):
+        limit = float("nan")
+    if not limit > 0:
+        raise InvalidArgumentError(f"max_bytes must be a number of bytes > 0; got {max_bytes!r}")
     need = float(rows) * rows * 8
     if need > max_bytes:
         raise MemoryLimitError(

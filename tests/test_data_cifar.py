@@ -201,8 +201,25 @@ def test_corrupt_npz_bytes(tmp_path):
 def test_npz_missing_key(tmp_path):
     path = tmp_path / cifar.NPZ_NAME
     _write_npz(path, y_test=None)
-    with pytest.raises(DataFileError, match=r"lacks the arrays \['y_test'\]"):
+    with pytest.raises(DataFileError, match=r"lacks the arrays \['y_test'\]") as info:
         load_cifar10(path=path)
+    assert "not a readable npz archive" not in str(info.value)
+
+
+def test_garbage_npz_message(tmp_path):
+    path = tmp_path / cifar.NPZ_NAME
+    path.write_bytes(b"garbage that numpy takes for a pickle" * 10)
+    with pytest.raises(DataFileError, match="not a zip archive") as info:
+        load_cifar10(path=path)
+    assert "allow_pickle" not in str(info.value)
+    assert "Replace the file" in str(info.value)
+
+
+def test_missing_directory_named(tmp_path):
+    missing = tmp_path / "no such folder"
+    assert "does not exist" in find_cifar10(missing).describe()
+    with pytest.raises(DataFileError, match="does not exist; check the path"):
+        load_cifar10(missing)
 
 
 @pytest.mark.parametrize("override, pattern", [
@@ -312,12 +329,13 @@ def test_read_raw_arrays(tmp_path):
         read_cifar10(tmp_path / "nothing.npz")
 
 
-def test_real_npz_at_default_location():
-    status = find_cifar10(cifar.default_data_dir())
+def test_real_npz_where_loader_looks():
+    # find_cifar10() with no argument follows the loader's search order: KTHEORY_DATA_DIR, then <repo>/data.
+    status = find_cifar10()
     if not status.found or status.format != "npz":
         pytest.skip(status.describe())
     assert cifar.file_sha256(status.path) == REAL_NPZ_SHA256
-    data = load_cifar10(cifar.default_data_dir())
+    data = load_cifar10(path=status.path)
     assert data.X.shape == (10000, cifar.PIXELS)
     assert data.X_test.shape == (2000, cifar.PIXELS)
     # The file lists 5000 airplanes then 5000 automobiles (1000 and 1000 in the test split).

@@ -414,3 +414,10 @@ def test_spectral_bad_input():
         extreme_poles(H, a, lam, k=8)
     with pytest.raises(InvalidArgumentError, match="k must be a positive integer; got 0"):
         extreme_poles(H, a, lam, k=0)
+
+
+@pytest.mark.parametrize("limit", [0, -1.0, float("nan"), "lots"])
+def test_block_matrix_rejects_bad_max_bytes(limit):
+    H = np.stack([np.eye(3)] * 2)
+    with pytest.raises(InvalidArgumentError, match="max_bytes must be a number of bytes > 0"):
+        block_matrix(H, np.ones(2), 0.1, max_bytes=limit)

@@ -95,8 +95,9 @@ def fake_figures_module(calls: list):
     """Return a stand-in for verify.figures whose run_experiments records its arguments."""
     module = types.ModuleType("verify.figures")
 
-    def run_experiments(config, data, out_dir, progress):
-        calls.append({"config": config, "data": data, "out_dir": out_dir, "progress": progress})
+    def run_experiments(config, data, out_dir, progress, data_dir=None):
+        calls.append({"config": config, "data": data, "out_dir": out_dir, "progress": progress,
+                      "data_dir": data_dir})
         if data is None:
             return [{"id": "fig1ab", "title": "Figure 1a-b", "caption": "", "figures": [], "data_files": [],
                      "numbers": {}, "status": "skipped", "skip_reason": "no CIFAR-10 data", "wall_time_s": 0.0}]

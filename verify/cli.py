@@ -18,15 +18,12 @@ Exit status:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
 import time
 import traceback
 from pathlib import Path
 
-from ktheory.data.cifar import DATA_DIR_ENV
 from ktheory.errors import InvalidArgumentError
 from ktheory.experiments.scenarios import resolve_settings
 
@@ -166,32 +163,10 @@ def _run_ledger(settings: dict, claims: list, out_dir: Path, log: _Log) -> dict:
     return {"claims": rows}
 
 
-@contextlib.contextmanager
-def _data_dir_environment(data_dir: str | None):
-    """Set KTHEORY_DATA_DIR to ``data_dir`` for the duration of the block (no change when None).
-
-    run_experiments receives no data path, and its skip reason describes ``find_cifar10()``'s
-    default search. Setting the variable makes that text name the --data-dir.
-    """
-    if data_dir is None:
-        yield
-        return
-    previous = os.environ.get(DATA_DIR_ENV)
-    os.environ[DATA_DIR_ENV] = str(data_dir)
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ[DATA_DIR_ENV]
-        else:
-            os.environ[DATA_DIR_ENV] = previous
-
-
 def _run_experiments(config: dict, data, out_dir: Path, log: _Log, data_dir: str | None) -> dict:
     from .figures import run_experiments  # imported here: it loads matplotlib and the experiment code
 
-    with _data_dir_environment(data_dir):
-        sections = run_experiments(config, data, out_dir, log.bars)
+    sections = run_experiments(config, data, out_dir, log.bars, data_dir=data_dir)
     for section in sections:
         if "id" not in section:
             raise InvalidArgumentError(f"run_experiments returned a section without an 'id': {sorted(section)}")

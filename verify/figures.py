@@ -61,10 +61,10 @@ def _skip(sid: str, reason: str) -> dict:
             "status": "skipped", "skip_reason": reason, "wall_time_s": 0.0}
 
 
-def _missing_data_reason() -> str:
+def _missing_data_reason(data_dir=None) -> str:
     from ktheory.data.cifar import find_cifar10
 
-    return (f"No CIFAR-10 data set was passed to the experiments. {find_cifar10().describe()}. "
+    return (f"No CIFAR-10 data set was passed to the experiments. {find_cifar10(data_dir).describe()}. "
             "Provide the data by putting cifar10_airplane_automobile.npz into <data dir>/cifar10/ "
             "and passing --data-dir <data dir> or setting KTHEORY_DATA_DIR.")
 
@@ -237,15 +237,16 @@ def _loss_section(sid, fig_dir, runs_list, names, theory_run, claim, s, problem,
                     numbers, start)
 
 
-def run_experiments(config: dict, data, out_dir: Path, progress: bool) -> list[dict]:
+def run_experiments(config: dict, data, out_dir: Path, progress: bool, data_dir=None) -> list[dict]:
     """Run the CIFAR-10 experiments of the profile's "experiments" section and draw their figures.
 
     Returns one section dict per figure (see the module docstring); with ``data`` None every
-    section is skipped with the reason.
+    section is skipped with the reason, which names the folders searched from ``data_dir``
+    (None: the loader's default search).
     """
     out_dir = Path(out_dir)
     if data is None:
-        reason = _missing_data_reason()
+        reason = _missing_data_reason(data_dir)
         return [_skip(sid, reason) for sid in SECTIONS]
     s = resolve_settings(config)
     fig_dir = out_dir / "figures"

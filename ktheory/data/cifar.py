@@ -161,6 +161,9 @@ class DataStatus:
         """Return a one-line summary, for example for a report that skips the CIFAR-10 checks."""
         if self.found:
             return f"using {self.path} ({self.format}, data directory from {self.data_dir_source})"
+        if not Path(self.data_dir).is_dir():
+            return (f"CIFAR-10 not found: the data directory {self.data_dir} (from {self.data_dir_source}) "
+                    "does not exist")
         looked = ", ".join(str(p) for p in self.searched)
         return f"CIFAR-10 not found; looked in {looked} (data directory from {self.data_dir_source})"
 
@@ -182,6 +185,8 @@ def _missing_message(status: DataStatus, classes) -> str:
     if not set(classes) <= set(NPZ_CLASSES):
         npz_note = (f" The two-class file {NPZ_NAME} contains classes 0 and 1 only, so it was not "
                     f"considered for classes {tuple(classes)}.")
+    if not Path(status.data_dir).is_dir():
+        npz_note += f" The data directory {status.data_dir} does not exist; check the path."
     return (
         f"CIFAR-10 data not found (data directory {status.data_dir}, from {status.data_dir_source}). "
         f"Looked in:\n  {looked}\n"
@@ -274,10 +279,21 @@ def _read_npz(path: Path, classes):
                     f"(x uint8 of shape (N, {PIXELS}), y uint8 labels 0 or 1)"
                 )
             arrays = {k: archive[k] for k in NPZ_KEYS}
+    except DataFileError:
+        raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        # numpy reports a non-zip file as "pickled (object) data" and suggests allow_pickle=True,
+        # which is the wrong fix here, so the message names the file and the remedy instead.
+        if "Object arrays" in str(exc):
+            reason = "it holds object arrays, which are not loaded because unpickling can run code"
+        elif "pickled" in str(exc):
+            reason = "not a zip archive"
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
         raise DataFileError(
-            f"{path} is not a readable npz archive ({type(exc).__name__}: {exc}); expected arrays "
-            f"{', '.join(NPZ_KEYS)}"
+            f"{path} is not a readable npz archive ({reason}); expected a numpy .npz with the arrays "
+            f"{', '.join(NPZ_KEYS)}. Replace the file with an intact copy, or point the loader at "
+            "another data directory"
         ) from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]

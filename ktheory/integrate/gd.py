@@ -145,10 +145,7 @@ def _check_model(spec: ModelSpec, index: int, n: int, d: int, n_test: int | None
         raise InvalidArgumentError(f"a ({tag}) must have length m = {m} (rows of W0); got {a.shape[0]}")
     lam = check_lambda(spec.lam, name=f"lam ({tag})", allow_inf=True)
     act = get_activation(spec.activation)
-    try:
-        step = check_positive(spec.step, f"step ({tag})")
-    except InvalidArgumentError as exc:
-        raise InvalidArgumentError(f"{exc}; the step size must be a finite number > 0") from None
+    step = check_positive(spec.step, f"step ({tag})")
     Phi = None
     if spec.Phi is not None:
         Phi = as_finite_array(f"Phi ({tag})", spec.Phi, ndim=2)
