@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the numerical verification of Panahi et al. (2022) and write the report "
                     "(index.html, report.md, ledger.json, config.json, figures/, counterexamples/).",
         epilog="Replay a counterexample: python -m verify replay FILE (see python -m verify replay --help). "
+               "Regenerate the README's report example: python -m verify readme REPORT_DIR. "
                "Exit status: 0 every section ran (missing CIFAR-10 data only skips its sections); "
                "1 a section or claim check raised, the report shows the error; "
                "2 invalid command line, profile or data file.",
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--profile", default="quick", metavar="NAME|PATH",
         help="budgets of every section: a profile name (%(choices_text)s) read from verify/profiles/, "
-             "or the path of a profile JSON file. Default: quick (about 10 minutes on 2 cores with CIFAR-10 data)."
+             "or the path of a profile JSON file. Default: quick (about 5 minutes on a quiet 2-core machine with CIFAR-10 data)."
              % {"choices_text": ", ".join(known_profiles())},
     )
     parser.add_argument(
