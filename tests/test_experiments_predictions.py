@@ -88,8 +88,10 @@ def test_subsample_stratified_and_seeded(rng):
     data = Dataset(X, y, X[20:40], y[20:40], {"source": "test"})
     p1 = subsample(data, 11, 8, seed=3)
     p2 = subsample(data, 11, 8, seed=3)
-    assert np.array_equal(p1.X, p2.X) and np.array_equal(p1.y, p2.y)
-    assert (p1.y > 0).sum() == 6 and (p1.y < 0).sum() == 5
+    assert np.array_equal(p1.X, p2.X)
+    assert np.array_equal(p1.y, p2.y)
+    assert (p1.y > 0).sum() == 6
+    assert (p1.y < 0).sum() == 5
     assert p1.info["n_train"] == 11
     # rows are kept whole: every drawn row is a row of X with its own label
     idx = [int(np.flatnonzero((X == row).all(axis=1))[0]) for row in p1.X]

@@ -67,7 +67,7 @@ class Counterexample:
 
 @dataclass
 class CheckResult:
-    """Outcome of one claim check; ``evidence`` holds the numbers the verdict was derived from."""
+    """Outcome of one claim check. ``evidence`` contains the numbers the verdict was derived from."""
 
     verdict: str
     computed: str
@@ -87,7 +87,7 @@ class CheckResult:
 class CheckContext:
     """Budget and randomness for one claim check.
 
-    ``settings`` holds the budgets of the profile (see ``ktheory.claims.default_settings``). ``rng``
+    ``settings`` contains the budgets of the profile (see ``ktheory.claims.default_settings``). ``rng``
     is seeded from the profile seed and the claim id, so a claim's outcome does not depend on which
     other claims ran before it.
     """

@@ -440,6 +440,15 @@ def replay_lemma62(inputs: dict) -> dict:
                          "max_norm_dH_k": out["max_norm_dH_k"]}}
 
 
+def _search_evidence(printed, corrected) -> dict:
+    """Summarise the searches against the printed and the corrected bound for the evidence."""
+    return {
+        name: {"examples": found.examples, "max_lhs_over_rhs": found.max_score,
+               "violation_found": found.case is not None}
+        for name, found in (("printed_search", printed), ("corrected_search", corrected))
+    }
+
+
 @register(
     "lemma6.2", "perturbation", "Lemma 6.2: change of Hbar against the change of the unit kernels",
     "Under Assumption 3, sigma_max(Hbar(t)) <= sqrt(2) sqrt(lambda^2 + (sum_k a_k^2/m)^2) max_k "
@@ -467,10 +476,7 @@ def check_lemma62(ctx) -> CheckResult:
                   f"{RECORDS} record times each, lambda from 0 to 1e3, a_k with zeros)"),
         tolerance=REL_TOL,
         tolerance_reason="relative slack for rounding in the spectral norms",
-        evidence={"printed_search": {"examples": printed.examples, "max_lhs_over_rhs": printed.max_score,
-                                     "violation_found": printed.case is not None},
-                  "corrected_search": {"examples": corrected.examples, "max_lhs_over_rhs": corrected.max_score,
-                                       "violation_found": corrected.case is not None},
+        evidence={**_search_evidence(printed, corrected),
                   "integrator": tr.integrator_name()},
         correction=("The left side should be sigma_max(dHbar(t)) = sigma_max(Hbar(t) - Hbar(0)); with it the "
                     "bound holds (the proof's lambda ||delta_k||^2 should read lambda^2 ||delta_k||^2, which "
@@ -592,10 +598,7 @@ def check_lemma63(ctx) -> CheckResult:
                   f"smooth activations) and {len(gd)} GD runs with every unit at every record"),
         tolerance=REL_TOL,
         tolerance_reason="relative slack for rounding in the spectral norms",
-        evidence={"printed_search": {"examples": printed.examples, "max_lhs_over_rhs": printed.max_score,
-                                     "violation_found": printed.case is not None},
-                  "corrected_search": {"examples": corrected.examples, "max_lhs_over_rhs": corrected.max_score,
-                                       "violation_found": corrected.case is not None},
+        evidence={**_search_evidence(printed, corrected),
                   "gd_max_ratio_printed": max((r["max_ratio_printed"] for r in gd), default=None),
                   "gd_max_ratio_corrected": max((r["max_ratio_corrected"] for r in gd), default=None),
                   "gd_runs": len(gd), "integrator": tr.integrator_name(),
@@ -741,10 +744,7 @@ def check_lemma64(ctx) -> CheckResult:
                   "step kept, lambda from 0.1 to 100, a_k with zeros, remote/near/equal teacher)"),
         tolerance=REL_TOL,
         tolerance_reason="relative slack for rounding; the Riemann sum is the exact discrete integral for GD",
-        evidence={"printed_search": {"examples": printed.examples, "max_lhs_over_rhs": printed.max_score,
-                                     "violation_found": printed.case is not None},
-                  "corrected_search": {"examples": corrected.examples, "max_lhs_over_rhs": corrected.max_score,
-                                       "violation_found": corrected.case is not None},
+        evidence={**_search_evidence(printed, corrected),
                   "kernel_regime": kernel_rows,
                   "integrator": tr.integrator_name()},
         correction=("From (9), w_k(t) - w_k(0) = -int_0^t L_k (c_k delta + lambda delta_k), so "

@@ -310,6 +310,15 @@ def _read_npz(path: Path, classes):
             arrays["x_test"], arrays["y_test"].astype(np.int64))
 
 
+def _format_of(path: Path) -> str:
+    """Infer the layout from a path: a directory is a folder, a .npz name an npz, anything else a tar.gz."""
+    if path.is_dir():
+        return "folder"
+    if path.suffix == ".npz":
+        return "npz"
+    return "tar.gz"
+
+
 def read_cifar10(path, fmt: str | None = None, classes=NPZ_CLASSES):
     """Read raw CIFAR-10 arrays (x_train, y_train, x_test, y_test) from one file or folder.
 
@@ -319,7 +328,7 @@ def read_cifar10(path, fmt: str | None = None, classes=NPZ_CLASSES):
     """
     path = Path(path)
     if fmt is None:
-        fmt = "folder" if path.is_dir() else ("npz" if path.suffix == ".npz" else "tar.gz")
+        fmt = _format_of(path)
     if fmt not in ("npz", "folder", "tar.gz"):
         raise InvalidArgumentError(f"fmt must be 'npz', 'folder' or 'tar.gz'; got {fmt!r}")
     classes = _check_classes(classes)
@@ -396,7 +405,7 @@ def load_cifar10(data_dir=None, *, path=None, classes=NPZ_CLASSES, n_train=None,
     classes = _check_classes(classes)
     if path is not None:
         path = Path(path).expanduser()
-        fmt = "folder" if path.is_dir() else ("npz" if path.suffix == ".npz" else "tar.gz")
+        fmt = _format_of(path)
         status = DataStatus(_exists(path, fmt), path, fmt, path.parent, "argument path", (path,))
     else:
         status = find_cifar10(data_dir, classes)
