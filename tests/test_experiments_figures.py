@@ -98,3 +98,32 @@ def test_skipped_without_data(tmp_path):
         assert "cifar10_airplane_automobile.npz" in s["skip_reason"]
         assert s["figures"] == []
     assert not (tmp_path / "figures").exists()
+
+
+def test_statements_judged_from_written_numbers(two_runs):
+    """Every Section 5 statement gets a computed verdict from the files of a real (tiny) run."""
+    from ktheory.claims.section5 import STATEMENTS, judge_statements, load_numbers
+
+    out, _ = two_runs[0]
+    settings = json.loads((out / "figures" / "experiments_config.json").read_text())["settings"]
+    numbers = load_numbers(out / "figures")
+    assert sorted(numbers) == sorted({st.figure for st in STATEMENTS})
+    rows = judge_statements(numbers, settings, out / "counterexamples")
+    assert {row["verdict"] for row in rows} <= {"holds", "fails", "inconclusive"}
+    first = next(row for row in rows if row["id"] == "s5-teacher-best")
+    evidence = first["evidence"]["teacher vs student: final_train_mse"]
+    assert evidence["claimed better (per seed)"] == numbers["fig1ab"]["teacher"]["final_train_mse"]
+    for row in rows:
+        assert (row["counterexample"] is not None) == (row["verdict"] == "fails"), row["id"]
+
+
+def test_train_mse_change_matches_curves(two_runs):
+    """train_mse_change in the numbers file against the curve in the CSV, for every run of fig1cd."""
+    out, _ = two_runs[0]
+    numbers = json.loads((out / "figures" / "fig1cd_numbers.json").read_text())
+    rows = [r.split(",") for r in (out / "figures" / "fig1cd_curves.csv").read_text().splitlines()[1:]]
+    for name in ("lam_zero", "student", "lam_inf", "teacher"):
+        curve = np.array([float(r[4]) for r in rows if r[0] == "0" and r[1] == name])
+        expected = np.max(np.abs(curve - curve[0])) / curve[0]
+        # The CSV holds repr() of the same doubles, so the two agree to rounding of one division.
+        assert numbers[name]["train_mse_change"][0] == pytest.approx(expected, rel=1e-12, abs=1e-300)

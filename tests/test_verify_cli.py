@@ -19,6 +19,7 @@ import pytest
 
 import ktheory.claims
 from ktheory.claims.base import Claim, Counterexample, REPLAYS, register_replay, write_counterexample
+from ktheory.claims.section5 import STATEMENTS
 from verify.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK, main
 from verify.config import PROFILE_DIR, known_profiles, load_profile
 
@@ -168,7 +169,8 @@ def test_run_writes_every_artefact(tmp_path, rng, fakes, capsys):
                  "figures/fig1ab.csv"):
         assert (out / name).is_file(), name
     assert str(out / "index.html") in stdout
-    assert "1 holds, 1 fails, 1 error" in stdout
+    # The fake experiments write no numbers files, so every Section 5 statement is skipped.
+    assert f"1 holds, 1 fails, {len(STATEMENTS)} skipped, 1 error" in stdout
 
     config = json.loads((out / "config.json").read_text())
     assert config["profile"]["name"] == "tiny"
@@ -228,7 +230,7 @@ def test_claims_table_matches_ledger(tmp_path, rng, fakes, capsys):
     table = markdown_claims_table((out / "report.md").read_text())
 
     assert table == [(row["id"], row["verdict"]) for row in ledger["claims"]]
-    assert [row["id"] for row in ledger["claims"]] == list(FAKE_CLAIMS)
+    assert [row["id"] for row in ledger["claims"]] == list(FAKE_CLAIMS) + [st.id for st in STATEMENTS]
     assert all("counterexample_data" not in row for row in ledger["claims"])
     assert ledger["claims"][1]["counterexample"] == "fake.fails.json"
     broken = ledger["claims"][2]
@@ -379,10 +381,13 @@ def test_real_tiny_run(tmp_path, capsys):
 
     assert code == EXIT_OK, stdout
     ledger = json.loads((out / "ledger.json").read_text())
-    assert [row["id"] for row in ledger["claims"]] == [claim_id]
+    assert [row["id"] for row in ledger["claims"]] == [claim_id] + [st.id for st in STATEMENTS]
     assert ledger["claims"][0]["verdict"] in ktheory.claims.VERDICTS
+    # Without data no experiment ran, so every Section 5 statement is skipped with the reason.
+    assert {row["verdict"] for row in ledger["claims"][1:]} == {"skipped"}
+    assert all(str(tmp_path / "none") in row["reason"] for row in ledger["claims"][1:])
     markdown = (out / "report.md").read_text()
-    assert markdown_claims_table(markdown) == [(claim_id, ledger["claims"][0]["verdict"])]
+    assert markdown_claims_table(markdown) == [(row["id"], row["verdict"]) for row in ledger["claims"]]
     skip_lines = [line.replace("\\_", "_") for line in markdown.splitlines() if line.startswith("Skipped: ")]
     assert skip_lines, "the experiments reported no skipped section without data"
     for line in skip_lines:

@@ -174,6 +174,28 @@ def _run_experiments(config: dict, data, out_dir: Path, log: _Log, data_dir: str
     return {"sections": list(sections), "status": "ok"}
 
 
+def _judge_statements(experiments: dict, settings: dict, out_dir: Path) -> list[dict]:
+    """Return the ledger rows of the Section 5 statements, judged from the figures' numbers files.
+
+    The numbers are read back from ``figures/*_numbers.json`` of this run, so the verdicts follow
+    from exactly the files the report links to. Figures that did not run give "skipped" rows.
+    """
+    from ktheory.claims.section5 import NUMBER_FILES, STATEMENTS, judge_statements, load_numbers
+
+    ran = {s["id"] for s in experiments.get("sections", []) if s.get("status") == "ok"}
+    reasons = {s["id"]: s.get("skip_reason") or f"the section's status is {s.get('status')}"
+               for s in experiments.get("sections", []) if s.get("status") != "ok"}
+    for fid in NUMBER_FILES:
+        if fid not in ran:
+            reasons.setdefault(fid, "the experiments did not run to the end (see the experiments section)")
+    try:
+        numbers = {k: v for k, v in load_numbers(out_dir / "figures").items() if k in ran}
+        return judge_statements(numbers, settings, out_dir / "counterexamples", skipped=reasons)
+    except Exception:  # shown in the report as error rows; the run goes on
+        text = traceback.format_exc()
+        return [_error_row(st, text) for st in STATEMENTS]
+
+
 def _clear_counterexamples(out_dir: Path) -> None:
     folder = out_dir / "counterexamples"
     if folder.is_dir():
@@ -250,6 +272,9 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
                        "message": "The experiments raised an error:"}
         failed = True
     wall["experiments"] = time.perf_counter() - tick
+    statements = _judge_statements(experiments, experiment_settings, out_dir)
+    failed |= any(row["verdict"] == "error" for row in statements)
+    ledger["claims"].extend(statements)
     for section in experiments["sections"]:
         if isinstance(section.get("wall_time_s"), (int, float)):
             wall[f"experiments: {section['id']}"] = float(section["wall_time_s"])

@@ -25,7 +25,7 @@ from .document import (Anchor, BulletList, Code, CodeBlock, Document, Heading, I
 
 __all__ = ["VERDICT_ORDER", "build_document", "write_report", "verdict_counts", "format_number"]
 
-VERDICT_ORDER = ("holds", "holds-corrected", "fails", "inconclusive", "error")
+VERDICT_ORDER = ("holds", "holds-corrected", "fails", "inconclusive", "skipped", "error")
 MAX_LIST_ITEMS = 6  # evidence lists longer than this show their first items and their length
 
 
@@ -90,7 +90,8 @@ def _overview(doc: Document, results: dict):
                        "holds: the printed statement agrees with the computation within the stated tolerance; "
                        "holds-corrected: the printed form fails and a stated correction holds; "
                        "fails: no correction found, a counterexample is attached; "
-                       "inconclusive: the check could not decide, the reason is stated."]))
+                       "inconclusive: the check could not decide, the reason is stated; "
+                       "skipped: the experiment behind the statement did not run (for example, no CIFAR-10 data)."]))
 
     doc.add(Heading(2, "Claims", "claims"))
     if results["ledger"].get("error"):
@@ -237,6 +238,13 @@ def _experiments(doc: Document, results: dict):
             doc.add(Image(figure, section.get("title", section["id"])))
         if section.get("caption"):
             doc.add(Paragraph([section["caption"]]))
+        judged = [row for row in results["ledger"].get("claims", []) if row.get("figure") == section["id"]]
+        if judged:
+            spans = ["Statements judged from this figure's numbers: "]
+            for index, row in enumerate(judged):
+                spans += [", " if index else "", Link(row["id"], "#" + anchor_id("claim", row["id"])),
+                          f" ({row.get('verdict', '')})"]
+            doc.add(Paragraph(spans + ["."]))
         numbers = section.get("numbers") or {}
         if numbers:
             doc.add(Table(["number", "value"], [[k, v] for k, v in _flatten(numbers)]))

@@ -188,10 +188,18 @@ class RunRecord:
     wall_time_s: float
 
     def summary(self, fit_fraction: float, loss_level: float) -> dict:
-        """Return the run's numbers: final losses, iterations to reach ``loss_level``, fitted rate."""
+        """Return the run's numbers: final losses, iterations to reach ``loss_level``, fitted rate.
+
+        ``train_mse_change`` is max_r |train_mse(r) - train_mse(0)| / train_mse(0), the largest
+        relative movement of the training loss over the run (0 for a network that does not move).
+        """
         reach = np.flatnonzero(self.train_mse <= loss_level)
         pred = self.prediction
+        start = float(self.train_mse[0])
+        change = float(np.max(np.abs(self.train_mse - start))) / start if start > 0 else float("nan")
         return {
+            "initial_train_mse": start,
+            "train_mse_change": change,
             "final_train_mse": float(self.train_mse[-1]),
             "final_test_mse": float(self.test_mse[-1]),
             "predicted_final_train_mse": pred.get("final_train_mse"),
