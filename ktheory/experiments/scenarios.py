@@ -327,6 +327,11 @@ def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings
                                     weight_snapshots=tuple(snapshots), progress=progress,
                                     seed_note=group, **kwargs)
     wall = time.perf_counter() - tick
+    stopped = [res.iterations for res in results if res.status == "stopped"]
+    if stopped:
+        # Ctrl-C inside the integrator returns a partial run. Caching it as finished would make
+        # every later run reuse it instead of resuming from the checkpoint, so stop here.
+        raise KeyboardInterrupt(f"{group} interrupted at iteration {stopped[0]} of {iterations}")
     records, snaps = {}, {}
     for sp, res in zip(specs, results):
         records[sp.name] = _record(sp, problem, res, preds[sp.name], wall / len(specs))

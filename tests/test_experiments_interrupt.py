@@ -1,0 +1,73 @@
+"""Ctrl-C during a checkpointed training group: the group stops, and the next run resumes."""
+
+import numpy as np
+import pytest
+
+from ktheory.experiments.scenarios import NetworkSpec, Problem, resolve_settings, train_group
+from ktheory.integrate import gd
+
+ITERATIONS = 60
+EVERY = 20
+STOP_AFTER = 47  # update calls before the simulated Ctrl-C: past the checkpoint at 40
+
+
+def _problem():
+    rng = np.random.default_rng(11)
+    X = np.abs(rng.standard_normal((30, 8)))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    Xt = np.abs(rng.standard_normal((10, 8)))
+    Xt /= np.linalg.norm(Xt, axis=1, keepdims=True)
+    y = np.where(X[:, 0] > X[:, 1], 1.0, -1.0)
+    yt = np.where(Xt[:, 0] > Xt[:, 1], 1.0, -1.0)
+    specs = [NetworkSpec("net", rng.choice([-1.0, 1.0], 5), 0.3 * rng.standard_normal((5, 8)), None, 0.0)]
+    settings = resolve_settings({"iterations": ITERATIONS, "record_every": 10, "imperfect_iteration": 10,
+                                 "checkpoint_every": EVERY, "step": 0.05, "spectral_rows": 10,
+                                 "gd_form": "weight"})
+    return Problem(X, y, Xt, yt), specs, settings
+
+
+def _count_updates(monkeypatch, stop_after=None):
+    """Wrap the weight-form update and raise KeyboardInterrupt on call ``stop_after + 1``."""
+    calls = []
+    original = gd._WeightState.update
+
+    def update(self):
+        if stop_after is not None and len(calls) == stop_after:
+            raise KeyboardInterrupt
+        calls.append(1)
+        original(self)
+
+    monkeypatch.setattr(gd._WeightState, "update", update)
+    return calls
+
+
+def test_interrupt_stops_without_caching(tmp_path, monkeypatch):
+    problem, specs, settings = _problem()
+    _count_updates(monkeypatch, STOP_AFTER)
+    with pytest.raises(KeyboardInterrupt):
+        train_group("grp", problem, specs, settings, checkpoint_dir=tmp_path, progress=False)
+    assert not (tmp_path / "net.npz").exists()  # no finished-run cache of a partial run
+    assert (tmp_path / "grp.gd.npz").exists()
+
+
+def test_rerun_resumes_and_matches_uninterrupted(tmp_path, monkeypatch):
+    problem, specs, settings = _problem()
+    calls = _count_updates(monkeypatch)
+    ref, _ = train_group("grp", problem, specs, settings, checkpoint_dir=tmp_path / "ref", progress=False)
+    assert len(calls) == ITERATIONS
+
+    monkeypatch.undo()
+    _count_updates(monkeypatch, STOP_AFTER)
+    with pytest.raises(KeyboardInterrupt):
+        train_group("grp", problem, specs, settings, checkpoint_dir=tmp_path / "int", progress=False)
+    monkeypatch.undo()
+    calls = _count_updates(monkeypatch)
+    res, _ = train_group("grp", problem, specs, settings, checkpoint_dir=tmp_path / "int", progress=False)
+    last_checkpoint = STOP_AFTER // EVERY * EVERY
+    assert len(calls) == ITERATIONS - last_checkpoint  # resumed at 40, not restarted at 0
+    # Exact equality: the fused weight kernel sums in a fixed order for any thread count, and the
+    # resumed run starts from the saved W bit for bit, so both runs do the same float operations.
+    np.testing.assert_array_equal(res["net"].W, ref["net"].W)
+    np.testing.assert_array_equal(res["net"].train_mse, ref["net"].train_mse)
+    np.testing.assert_array_equal(res["net"].iteration, ref["net"].iteration)
+    assert res["net"].status == "ok"
