@@ -244,9 +244,6 @@ def run_experiments(config: dict, data, out_dir: Path, progress: bool, data_dir=
     section is skipped with the reason, which names the folders searched from ``data_dir``
     (None: the loader's default search).
     """
-    # NOTE: the Section 5 statements (teacher best, lambda = 0.01 best, perfect teacher best,
-    # students inherit the overlap) are compared with the measurements only in the captions; they
-    # get no computed verdict in the claims ledger yet.
     out_dir = Path(out_dir)
     if data is None:
         reason = _missing_data_reason(data_dir)
