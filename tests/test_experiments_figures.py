@@ -1,12 +1,15 @@
 """End-to-end test of verify.figures.run_experiments on a tiny synthetic two-class data set."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 
 from ktheory.data import Dataset
+from verify.document import render_markdown
 from verify.figures import SECTIONS, run_experiments
+from verify.report import MAX_LIST_ITEMS, build_document
 
 # Tiny but complete: every figure, every run kind, two seeds (so spreads are computed).
 TINY = {
@@ -88,6 +91,43 @@ def test_lambda_inf_from_teacher_stays_put(two_runs):
     want = np.array(numbers["lam_inf"]["predicted_final_train_mse"])
     # GD's output F c and the prediction Phi c sum the same m terms in different orders: ~m eps
     assert np.allclose(got, want, rtol=1e-12, atol=0)
+
+
+def _numbers_table(sections, section_id) -> dict:
+    """Render the report's Markdown for ``sections`` and return the numbers table of one section."""
+    results = {"profile": {"name": "tiny"}, "kernel_regime": {"status": "error", "error": "not run"},
+               "ledger": {"claims": []}, "data": {"found": False}, "experiments": {"sections": sections},
+               "provenance": {}}
+    markdown = re.sub(r"\\(.)", r"\1", render_markdown(build_document(results)))  # drop Markdown escapes
+    part = markdown.split(f'<a id="fig-{section_id}"></a>', 1)[1].split("<a id=", 1)[0]
+    rows = [line.split(" | ", 1) for line in part.splitlines() if line.startswith("| ")]
+    return {key[2:]: value[:-2] for key, value in rows}
+
+
+def _shortened(values) -> str:
+    shown = ", ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in values[:MAX_LIST_ITEMS])
+    return f"[{shown}, ... ({len(values)} values)]"
+
+
+def test_report_shortens_long_arrays(two_runs):
+    out, sections = two_runs[0]
+    fig3 = json.loads((out / "figures" / "fig3_numbers.json").read_text())
+    fig4 = json.loads((out / "figures" / "fig4_overlaps.json").read_text())
+    alignment_cell = _numbers_table(sections, "fig3")["alignment"]
+    overlap_cells = _numbers_table(sections, "fig4")
+
+    for per_seed in fig3["alignment"]:
+        indices = per_seed["landmark_indices"]
+        assert len(indices) == TINY["landmarks"]  # the JSON file keeps the full array
+        assert f"landmark_indices: {_shortened(indices)}" in alignment_cell
+    long_overlaps = 0
+    for key, per_seed in fig4["overlaps"].items():
+        cell = overlap_cells[f"overlaps.{key}"]
+        for values in per_seed:
+            if len(values) > MAX_LIST_ITEMS:
+                long_overlaps += 1
+                assert _shortened(values) in cell, key
+    assert long_overlaps, "no overlap array is longer than MAX_LIST_ITEMS; the test checks nothing"
 
 
 def test_skipped_without_data(tmp_path):

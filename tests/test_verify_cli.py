@@ -22,6 +22,8 @@ from ktheory.claims.base import Claim, Counterexample, REPLAYS, register_replay,
 from ktheory.claims.section5 import STATEMENTS
 from verify.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK, main
 from verify.config import PROFILE_DIR, known_profiles, load_profile
+from verify.provenance import ENV_VARS
+from verify.report import MAX_LIST_ITEMS
 
 FAKE_REPLAY = "test_verify_fake_square"
 
@@ -241,6 +243,25 @@ def test_claims_table_matches_ledger(tmp_path, rng, fakes, capsys):
     assert ledger["provenance"]["seeds"]["profile.kernel_regime.seed"] == 3
 
 
+def test_provenance_records_environment(tmp_path, fakes, capsys, monkeypatch):
+    data_dir = tmp_path / "data from the environment"
+    monkeypatch.setenv("KTHEORY_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "out"
+    run_cli(["--profile", tiny_profile(tmp_path), "--out", out, "--data-dir", tmp_path / "none",
+             "--no-progress"], capsys)
+    environment = json.loads((out / "ledger.json").read_text())["provenance"]["environment"]
+    markdown = (out / "report.md").read_text().replace("\\_", "_")
+
+    assert environment == {"KTHEORY_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "unset",
+                           "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "unset", "NUMBA_NUM_THREADS": "unset"}
+    provenance = markdown.split('<a id="provenance"></a>', 1)[1]
+    for name in ENV_VARS:
+        assert f"| {name} | {environment[name]} |" in provenance, name
+
+
 def test_report_shows_claim_details(tmp_path, fakes, capsys):
     out = tmp_path / "out"
     run_cli(["--profile", tiny_profile(tmp_path), "--out", out, "--data-dir", tmp_path / "none",
@@ -322,6 +343,28 @@ def test_replay_prints_both_sides(tmp_path, capsys):
     recomputed = json.loads(out.split("recomputed:\n", 1)[1])
     assert stored == {"printed": 6.0, "computed": 9.0}
     assert recomputed == {"printed": 6.0, "computed": 9.0}
+
+
+def test_replay_prints_inputs_shortened(tmp_path, capsys):
+    matrix = np.arange(900.0).reshape(30, 30) / 7
+    inputs = {"x": 3.0, "activation": "relu", "pair": [1.5, 2.5], "matrix": matrix.tolist(),
+              "weights": list(range(40)), "options": {"lam": 0.25}}
+    example = Counterexample("fake.fails", FAKE_REPLAY, inputs, printed=6.0, computed=9.0)
+    path = write_counterexample(example, tmp_path)
+    code, out, _ = run_cli(["replay", path], capsys)
+    block = out.split("\ninputs", 1)[1].split("\nstored:\n", 1)[0]
+    lines = dict(line.strip().split(": ", 1) for line in block.splitlines()[1:])
+
+    assert code == EXIT_OK
+    assert lines["x"] == "3"
+    assert lines["activation"] == "relu"
+    assert lines["pair"] == "[1.5, 2.5]"
+    assert lines["options.lam"] == "0.25"
+    assert lines["weights"] == "[0, 1, 2, 3, 4, 5, ... (40 values)]"
+    first = ", ".join(f"{v:.6g}" for v in matrix.ravel()[:MAX_LIST_ITEMS])
+    assert lines["matrix"] == f"shape (30, 30), first values [{first}, ...]"
+    # The stored and recomputed sides still follow as JSON.
+    assert json.loads(out.split("stored:\n", 1)[1].split("recomputed:\n", 1)[0]) == {"printed": 6.0, "computed": 9.0}
 
 
 @pytest.mark.parametrize("content", [None, "{not json", '{"claim_id": "x"}'])

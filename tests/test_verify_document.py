@@ -13,6 +13,7 @@ from verify.document import (Code, CodeBlock, Document, Heading, Image, Link, Pa
                              render_html, render_markdown)
 from verify.kernel_regime import summarize_problem
 from verify.provenance import collect_seeds, git_state, sha256_file
+from verify.report import format_value
 
 
 class TextCollector(html.parser.HTMLParser):
@@ -82,6 +83,23 @@ def test_markdown_code_block_fence_is_longer():
 def test_anchor_id_is_html_safe():
     assert anchor_id("claim", "lemma6.1") == "claim-lemma6-1"
     assert anchor_id("fig", "Fig 1a/b") == "fig-fig-1a-b"
+
+
+@pytest.mark.parametrize("value, text", [
+    (np.float64(0.125), "0.125"),
+    (np.array(7), "7"),
+    ([1.5, 2.5], "[1.5, 2.5]"),
+    ([[1, 2], [3, 4]], "[[1, 2], [3, 4]]"),  # 4 values: shown in full
+    (np.arange(8), "[0, 1, 2, 3, 4, 5, ... (8 values)]"),
+    (np.arange(24.0).reshape(2, 3, 4), "shape (2, 3, 4), first values [0, 1, 2, 3, 4, 5, ...]"),
+    ([[0.5] * 4, [0.25] * 4], "shape (2, 4), first values [0.5, 0.5, 0.5, 0.5, 0.25, 0.25, ...]"),
+    ([[1, 2, 3], [4]], "[[1, 2, 3], [4]]"),  # ragged: item by item
+    ([np.arange(3), np.arange(9)], "[[0, 1, 2], [0, 1, 2, 3, 4, 5, ... (9 values)]]"),
+    ([{"a": np.arange(2)}], "[{a: [0, 1]}]"),
+    ({"s": "relu", "n": None}, "{s: relu, n: None}"),
+])
+def test_format_value_shortens_arrays(value, text):
+    assert format_value(value) == text
 
 
 def test_git_state_outside_repository(tmp_path):

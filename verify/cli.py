@@ -6,7 +6,8 @@ before anything else. Then come the kernel-regime summary of synthetic problems,
 and the Section 5 experiments. The output folder receives ``config.json``, ``ledger.json``,
 ``counterexamples/``, ``figures/``, ``report.md`` and ``index.html``.
 
-``python -m verify replay FILE`` recomputes a counterexample file and prints both sides.
+``python -m verify replay FILE`` recomputes a counterexample file and prints its inputs (long
+arrays shortened) and both sides.
 
 Exit status:
 
@@ -30,7 +31,7 @@ from ktheory.experiments.scenarios import resolve_settings
 from . import provenance as prov
 from .config import REPO_ROOT, known_profiles, ledger_settings, load_profile
 from .kernel_regime import run_kernel_regime
-from .report import verdict_counts, write_json, write_report
+from .report import MAX_LIST_ITEMS, flatten_values, verdict_counts, write_json, write_report
 
 __all__ = ["main", "run", "replay_command", "build_parser", "build_replay_parser", "EXIT_OK", "EXIT_FAILED",
            "EXIT_INVALID"]
@@ -87,7 +88,9 @@ def build_replay_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"{PROG} replay",
         description="Recompute a counterexample JSON file written by the claims ledger (in the report's "
-                    "counterexamples/ folder) and print its stored and recomputed sides as JSON.",
+                    "counterexamples/ folder). Print its inputs, with arrays longer than "
+                    f"{MAX_LIST_ITEMS} values shortened to their first values and their length or shape, "
+                    "then its stored and recomputed sides as JSON.",
         epilog="Exit status: 0 the file was replayed; 2 the file is missing, not valid JSON or not a counterexample.",
     )
     parser.add_argument("file", metavar="FILE", help="path of the counterexample JSON file")
@@ -308,6 +311,9 @@ def replay_command(argv: list[str]) -> int:
     print(f"claim {result['claim_id']} (replay function {result['replay']})")
     if result.get("note"):
         print(f"note: {result['note']}")
+    print("inputs (arrays shortened; the file has them in full):")
+    for key, value in flatten_values(result["inputs"]):
+        print(f"  {key}: {value}")
     print("stored:")
     print(json.dumps(result["stored"], indent=1, sort_keys=True, default=str))
     print("recomputed:")

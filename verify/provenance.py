@@ -16,11 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["PACKAGES", "git_state", "package_versions", "blas_info", "cpu_info", "sha256_file",
-           "collect_seeds", "command_line", "collect"]
+__all__ = ["PACKAGES", "ENV_VARS", "git_state", "package_versions", "environment_variables", "blas_info",
+           "cpu_info", "sha256_file", "collect_seeds", "command_line", "collect"]
 
 PACKAGES = ("ktheory", "numpy", "scipy", "numba", "sympy", "mpmath", "matplotlib", "tqdm", "hypothesis")
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+ENV_VARS = ("KTHEORY_DATA_DIR", *THREAD_ENV_VARS)
+"""Environment variables that change a run's result (the data folder) or its speed (thread counts)."""
 GIT_TIMEOUT_S = 10.0  # a git call on a local repository takes milliseconds; this only guards hangs
 
 
@@ -57,6 +59,11 @@ def package_versions(names=PACKAGES) -> dict:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def environment_variables(names=ENV_VARS) -> dict:
+    """Return {variable: value or "unset"} for the environment variables ``names``."""
+    return {name: os.environ.get(name, "unset") for name in names}
 
 
 def _numpy_blas() -> dict:
@@ -115,11 +122,10 @@ def _loaded_openblas() -> list[dict]:
 
 
 def blas_info() -> dict:
-    """Return numpy's BLAS build, the thread-count environment variables, and the BLAS libraries
-    loaded in this process with their thread counts (from threadpoolctl when importable, else by
-    querying the loaded OpenBLAS libraries directly)."""
-    info = {"numpy_build": _numpy_blas(),
-            "environment": {var: os.environ.get(var, "unset") for var in THREAD_ENV_VARS}}
+    """Return numpy's BLAS build and the BLAS libraries loaded in this process with their thread
+    counts (from threadpoolctl when importable, else by querying the loaded OpenBLAS libraries
+    directly). The thread-count environment variables are in :func:`environment_variables`."""
+    info = {"numpy_build": _numpy_blas()}
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -186,6 +192,7 @@ def collect(repo: Path, config: dict, argv: list[str] | None, data_files: dict, 
         "python": {"version": platform.python_version(), "implementation": platform.python_implementation(),
                    "executable": sys.executable},
         "packages": package_versions(),
+        "environment": environment_variables(),
         "blas": blas_info(),
         "cpu": cpu_info(),
         "seeds": collect_seeds(config),

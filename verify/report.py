@@ -8,7 +8,8 @@ content. Layout, top to bottom:
 3. one section per group of claims, one subsection per claim (statement, computed, verdict,
    correction, tolerance and its reason, evidence numbers, counterexample and replay command);
 4. one section per experiment figure (images, caption, numbers, data files, skip reason);
-5. provenance (git, software, BLAS, CPU, seeds, data hashes, wall times, command line).
+5. provenance (git, software, environment variables, BLAS, CPU, seeds, data hashes, wall times,
+   command line).
 
 Everything above the provenance part is computed from seeded inputs. So between two runs of the
 same profile on the same machine only the provenance part changes (wall times, git state).
@@ -17,20 +18,26 @@ same profile on the same machine only the provenance part changes (wall times, g
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 from .document import (Anchor, BulletList, Code, CodeBlock, Document, Heading, Image, Link, Paragraph,
                        Table, anchor_id, render_html, render_markdown)
 
-__all__ = ["VERDICT_ORDER", "build_document", "write_report", "verdict_counts", "format_number"]
+__all__ = ["VERDICT_ORDER", "MAX_LIST_ITEMS", "build_document", "write_report", "verdict_counts", "format_number",
+           "format_value", "flatten_values"]
 
 VERDICT_ORDER = ("holds", "holds-corrected", "fails", "inconclusive", "skipped", "error")
-MAX_LIST_ITEMS = 6  # evidence lists longer than this show their first items and their length
+MAX_LIST_ITEMS = 6  # lists and arrays longer than this show their first items and their length or shape
 
 
 def format_number(value) -> str:
     """Format a number with 6 significant digits; other values with str()."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, int):
@@ -40,29 +47,77 @@ def format_number(value) -> str:
     return str(value)
 
 
-def _format_value(value) -> str:
-    if isinstance(value, (list, tuple)):
-        shown = [_format_value(v) for v in value[:MAX_LIST_ITEMS]]
+def _array_shape(value) -> tuple[int, ...] | None:
+    """Return the shape of an ndarray or of a rectangular nested list of scalars, else None.
+
+    A scalar (anything but a list, tuple, ndarray or dict) has shape (). Ragged lists and lists
+    containing dicts have no shape.
+    """
+    if isinstance(value, np.ndarray):
+        return value.shape
+    if isinstance(value, dict):
+        return None
+    if not isinstance(value, (list, tuple)):
+        return ()
+    if not value:
+        return (0,)
+    shapes = {_array_shape(item) for item in value}
+    if len(shapes) != 1 or None in shapes:
+        return None
+    return (len(value), *shapes.pop())
+
+
+def _leading_values(value, count: int) -> list:
+    """Return the first ``count`` scalars of an array or nested list, in row-major order."""
+    if isinstance(value, np.ndarray):
+        return value.ravel()[:count].tolist()
+    found = []
+    for item in value:
+        if len(found) == count:
+            break
+        if isinstance(item, (list, tuple, np.ndarray)):
+            found.extend(_leading_values(item, count - len(found)))
+        else:
+            found.append(item)
+    return found
+
+
+def format_value(value) -> str:
+    """Format a value for a table cell or a terminal line, shortening long arrays.
+
+    Scalars use :func:`format_number`. A list (or 1-D array) of up to MAX_LIST_ITEMS items is shown
+    in full, a longer one as its first MAX_LIST_ITEMS items and its length. An array or rectangular
+    nested list with two or more dimensions and more than MAX_LIST_ITEMS values is shown as its
+    shape and its first values in row-major order. Dicts are formatted item by item.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return format_number(value.item())
+    if isinstance(value, (list, tuple, np.ndarray)):
+        shape = _array_shape(value)
+        if shape is not None and len(shape) >= 2 and math.prod(shape) > MAX_LIST_ITEMS:
+            shown = [format_value(v) for v in _leading_values(value, MAX_LIST_ITEMS)]
+            return f"shape {shape}, first values [" + ", ".join(shown) + ", ...]"
+        shown = [format_value(v) for v in value[:MAX_LIST_ITEMS]]
         if len(value) > MAX_LIST_ITEMS:
             return "[" + ", ".join(shown) + f", ... ({len(value)} values)]"
         return "[" + ", ".join(shown) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_format_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
     return format_number(value)
 
 
-def _flatten(value, prefix: str = "") -> list[tuple[str, str]]:
+def flatten_values(value, prefix: str = "") -> list[tuple[str, str]]:
     """Flatten nested dicts into (dotted key, formatted value) rows, in insertion order."""
     rows = []
     if isinstance(value, dict):
         for key, item in value.items():
             path = f"{prefix}.{key}" if prefix else str(key)
             if isinstance(item, dict) and item:
-                rows.extend(_flatten(item, path))
+                rows.extend(flatten_values(item, path))
             else:
-                rows.append((path, _format_value(item)))
+                rows.append((path, format_value(item)))
     else:
-        rows.append((prefix or "value", _format_value(value)))
+        rows.append((prefix or "value", format_value(value)))
     return rows
 
 
@@ -197,7 +252,7 @@ def _claim(doc: Document, row: dict):
     doc.add(BulletList(items))
     evidence = row.get("evidence") or {}
     if evidence:
-        doc.add(Table(["evidence", "value"], [[key, value] for key, value in _flatten(evidence)]))
+        doc.add(Table(["evidence", "value"], [[key, value] for key, value in flatten_values(evidence)]))
 
 
 def _claims_by_group(doc: Document, claims: list[dict]):
@@ -247,7 +302,7 @@ def _experiments(doc: Document, results: dict):
             doc.add(Paragraph(spans + ["."]))
         numbers = section.get("numbers") or {}
         if numbers:
-            doc.add(Table(["number", "value"], [[k, v] for k, v in _flatten(numbers)]))
+            doc.add(Table(["number", "value"], [[k, v] for k, v in flatten_values(numbers)]))
         if section.get("data_files"):
             doc.add(Paragraph(["Data behind the figure: "] + _links(section["data_files"])))
 
@@ -271,8 +326,12 @@ def _provenance(doc: Document, provenance: dict, claims: list[dict]):
     doc.add(Heading(3, "Packages", "provenance-packages"))
     doc.add(Table(["package", "version"], [[k, v] for k, v in provenance.get("packages", {}).items()]))
 
+    doc.add(Heading(3, "Environment variables", "provenance-environment"))
+    doc.add(Paragraph(["The data folder and the thread counts that the run saw (\"unset\": not set)."]))
+    doc.add(Table(["variable", "value"], [[k, str(v)] for k, v in provenance.get("environment", {}).items()]))
+
     doc.add(Heading(3, "BLAS and threads", "provenance-blas"))
-    doc.add(Table(["item", "value"], [[k, v] for k, v in _flatten(provenance.get("blas", {}))]))
+    doc.add(Table(["item", "value"], [[k, v] for k, v in flatten_values(provenance.get("blas", {}))]))
 
     doc.add(Heading(3, "Seeds", "provenance-seeds"))
     seeds = provenance.get("seeds", {})

@@ -195,8 +195,8 @@ def write_counterexample(example: Counterexample, directory: Path) -> Path:
 def replay(path) -> dict:
     """Recompute a counterexample file and return its stored and recomputed sides.
 
-    Returns ``{"claim_id", "replay", "stored": {"printed", "computed"},
-    "recomputed": {"printed", "computed"}, "note"}``.
+    Returns ``{"claim_id", "replay", "inputs", "stored": {"printed", "computed"},
+    "recomputed": {"printed", "computed"}, "note"}``, with ``inputs`` as stored in the file.
     """
     path = Path(path)
     try:
@@ -221,6 +221,7 @@ def replay(path) -> dict:
     return {
         "claim_id": data["claim_id"],
         "replay": data["replay"],
+        "inputs": data["inputs"],
         "stored": {"printed": data.get("printed"), "computed": data.get("computed")},
         "recomputed": to_jsonable(again),
         "note": data.get("note", ""),

@@ -24,15 +24,16 @@ Each run records the mean squared errors (1/n) sum_i (y_i - f(x_i))^2 on the tra
 sets, the residual ||f(t) - f_inf|| against the predicted final value, and the theory's
 predictions at initialisation (:mod:`ktheory.experiments.predictions`).
 
-Known limitations
------------------
-- A finished run is cached as an npz named after the run and keyed by a hash of all its inputs.
-  The key does not cover the code, so a cache written by an older version of this module is
-  reused as is: delete the checkpoint folder after changing the code.
+With a checkpoint folder, a finished run is cached as an npz named after the run. Its key hashes
+all inputs of the run and :func:`code_fingerprint`, the sha256 of the source files that determine
+a run's numbers (:data:`FINGERPRINT_SOURCES`). The integrator's checkpoint of an unfinished run
+carries the fingerprint in its file name. So a change to one of those files makes both miss, and
+a rerun of the same code reuses them.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -47,6 +48,9 @@ from ..model import hidden_features, init_params
 from . import alignment, predictions
 
 __all__ = [
+    "FINGERPRINT_SOURCES",
+    "source_fingerprint",
+    "code_fingerprint",
     "EmbeddingRuns",
     "embedding_runs",
     "DEFAULT_SETTINGS",
@@ -212,6 +216,38 @@ class RunRecord:
         }
 
 
+FINGERPRINT_SOURCES = ("experiments/*.py", "integrate/*.py", "model.py", "activations.py", "ntk.py",
+                       "spectral.py", "theory.py")
+"""Glob patterns, relative to the ktheory package folder, of the sources that determine a run's numbers."""
+
+
+def source_fingerprint(package_dir) -> str:
+    """Return the sha256 hex digest of the FINGERPRINT_SOURCES files under ``package_dir``.
+
+    Each file contributes its path relative to ``package_dir``, its length and its bytes, in sorted
+    path order, so renaming, adding or removing a covered file changes the digest too.
+    """
+    package_dir = Path(package_dir)
+    paths = sorted({path for pattern in FINGERPRINT_SOURCES for path in package_dir.glob(pattern)})
+    if not paths:
+        raise InvalidArgumentError(
+            f"no ktheory source file matches {FINGERPRINT_SOURCES} under {str(package_dir)!r}; "
+            "pass the ktheory package folder"
+        )
+    h = hashlib.sha256()
+    for path in paths:
+        data = path.read_bytes()
+        h.update(f"{path.relative_to(package_dir).as_posix()}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """Return :func:`source_fingerprint` of the imported ktheory package, computed once per process."""
+    return source_fingerprint(Path(__file__).resolve().parent.parent)
+
+
 def _digest(*parts) -> str:
     h = hashlib.sha256()
     for part in parts:
@@ -284,15 +320,17 @@ def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings
     """Train the networks of ``specs`` together (one pass over X per step) and return their records.
 
     Returns ({name: RunRecord}, {name: {iteration: W}} for the iterations in ``snapshots``).
-    With ``checkpoint_dir`` the integrator checkpoints into ``<dir>/<group>.gd.npz`` and the
-    finished group is cached in ``<dir>/<name>.npz`` per network.
+    With ``checkpoint_dir`` the integrator checkpoints into ``<dir>/<group>.<fingerprint>.gd.npz``
+    (the first 16 hex digits of :func:`code_fingerprint`) and the finished group is cached in
+    ``<dir>/<name>.npz`` per network, keyed by the inputs and the code fingerprint.
     """
     from ..integrate.gd import ModelSpec, gradient_descent_many
 
     s = settings
     act = s["activation"]
     iterations = int(s["iterations"])
-    key = _digest(problem.X, problem.y, problem.X_test, problem.y_test, act, float(s["step"]), iterations,
+    fingerprint = code_fingerprint()
+    key = _digest(fingerprint, problem.X, problem.y, problem.X_test, problem.y_test, act, float(s["step"]), iterations,
                   int(s["record_every"]), int(s["spectral_rows"]), list(snapshots), s["gd_form"],
                   *[x for sp in specs for x in (sp.name, sp.a, sp.W0, "none" if sp.Phi is None else sp.Phi,
                                                  float(sp.lam))])
@@ -319,7 +357,9 @@ def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings
                         step=float(s["step"]), y_test=problem.y_test, name=sp.name) for sp in specs]
     kwargs = {}
     if checkpoint_dir is not None:
-        kwargs.update(checkpoint_path=checkpoint_dir / f"{group}.gd.npz",
+        # The fingerprint in the name keeps a checkpoint of other code from being resumed: the
+        # integrator's own input hash covers the inputs only.
+        kwargs.update(checkpoint_path=checkpoint_dir / f"{group}.{fingerprint[:16]}.gd.npz",
                       checkpoint_every=int(s["checkpoint_every"]))
     tick = time.perf_counter()
     results = gradient_descent_many(problem.X, models, iterations, X_test=problem.X_test,
