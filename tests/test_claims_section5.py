@@ -24,7 +24,8 @@ def run(train, test, reach, change=0.5, status="ok"):
     """Per-seed numbers of one run, as RunRecord.summary writes them."""
     k = len(train)
     return {"final_train_mse": list(train), "final_test_mse": list(test), "iterations_to_level": list(reach),
-            "train_mse_change": [change] * k, "initial_train_mse": [1.0] * k, "status": [status] * k}
+            "train_mse_change": [change] * k, "initial_train_mse": [1.0] * k, "status": [status] * k,
+            "predicted_final_train_mse": list(train)}
 
 
 def fig1ab(teacher_train, teacher_test):
@@ -166,3 +167,25 @@ def test_missing_figures_are_skipped_and_bad_numbers_named():
         judge_statements({"fig1ab": {"student": run([0.2], [0.3], [1])}}, SETTINGS)
     with pytest.raises(InvalidArgumentError, match="loss_level"):
         judge_statements({}, {"record_every": 1, "iterations": 2})
+
+
+def test_lambda_inf_unchanged_holds_and_fails(tmp_path):
+    frozen = run([0.45, 0.46, 0.44], [0.6, 0.6, 0.6], [0, 0, 0], change=0.0)
+    numbers = {"student": run([0.2, 0.21, 0.22], [0.4, 0.41, 0.42], [200, 200, 200]),
+               "lam_zero": run([0.3, 0.31, 0.32], [0.5, 0.51, 0.52], [500, 600, 500]), "lam_inf": frozen}
+    row = rows_by_id(judge_statements({"fig1cd": numbers}, SETTINGS, tmp_path))["s5-lambda-inf-unchanged"]
+    assert row["verdict"] == "holds"
+
+    # A run that drifts by 1e-6 of its loss is no longer "unchanged" at sqrt(eps) = 1.5e-8.
+    frozen["train_mse_change"] = [0.0, 1e-6, 0.0]
+    row = rows_by_id(judge_statements({"fig1cd": numbers}, SETTINGS, tmp_path))["s5-lambda-inf-unchanged"]
+    assert row["verdict"] == "fails"
+    again = replay(tmp_path / row["counterexample"])
+    assert again["recomputed"]["computed"]["unchanged"] is False
+
+    # Unchanged, but away from the predicted value.
+    frozen["train_mse_change"] = [0.0] * 3
+    frozen["predicted_final_train_mse"] = [0.45, 0.47, 0.44]
+    row = rows_by_id(judge_statements({"fig1cd": numbers}, SETTINGS))["s5-lambda-inf-unchanged"]
+    assert row["verdict"] == "fails"
+    assert row["evidence"]["at_prediction"] is False

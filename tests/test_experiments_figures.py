@@ -155,6 +155,9 @@ def test_statements_judged_from_written_numbers(two_runs):
     assert evidence["claimed better (per seed)"] == numbers["fig1ab"]["teacher"]["final_train_mse"]
     for row in rows:
         assert (row["counterexample"] is not None) == (row["verdict"] == "fails"), row["id"]
+    # lambda -> inf from the teacher has zero loss and zero gradient, so its run must not move.
+    unchanged = next(row for row in rows if row["id"] == "s5-lambda-inf-unchanged")
+    assert unchanged["verdict"] == "holds", unchanged["computed"]
 
 
 def test_train_mse_change_matches_curves(two_runs):

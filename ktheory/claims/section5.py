@@ -1,7 +1,7 @@
 """Verdicts on the experimental statements of Section 5, computed from the experiments' numbers.
 
-Panahi et al. (2022), Section 5, reads nine statements off its CIFAR-10 figures: which network has
-the lowest loss, which converges faster, which has the larger overlap with the top eigenvectors of
+Panahi et al. (2022), Section 5, reads statements off its CIFAR-10 figures: which network has the
+lowest loss, which converges faster, which has the larger overlap with the top eigenvectors of
 H^infinity. This module turns each into a set of paired comparisons between two runs and decides
 every comparison from the per-seed numbers that ``verify`` writes as ``figures/figN_numbers.json``
 (one list entry per seed, runs named as in :mod:`ktheory.experiments.scenarios`).
@@ -19,7 +19,7 @@ Comparison of run A (claimed better) against run B on one quantity, over the S s
   "unresolved" with one seed (no spread to judge).
 
 ``min_effect`` (default 1 %) is the smallest difference counted: the paper reads its statements
-off loss curves on a logarithmic axis, where curves 1 % apart cannot be told apart.
+off loss curves on a logarithmic axis, where curves 1 % apart look the same.
 
 A statement holds when every comparison it needs is "better"; it fails when one comparison is
 "worse" or "equal" (the data show the opposite order, or no difference at the stated resolution);
@@ -29,6 +29,10 @@ counts as reaching it one recording interval after the end, a bound that keeps t
 sign (its true advantage is larger). A run whose training loss does not move on any seed
 (relative change at most sqrt(eps)) has no convergence speed, and speed comparisons with it are
 left out and listed as excluded.
+
+One statement is not a comparison: lambda -> infinity started at the teacher does not move, and
+its training MSE equals the value predicted for lambda = infinity (the teacher subset's output).
+Both are checked per seed against sqrt(eps).
 
 Known limitations: with the two seeds of the quick profile the t quantile is 12.7, so only large
 or very consistent differences are resolved; the speed measure depends on the loss level, which
@@ -81,6 +85,7 @@ class Statement:
     title: str
     statement: str
     comparisons: tuple
+    unchanged_run: str | None = None
 
 
 def _pairs(better: str, others: tuple, quantities: tuple) -> tuple:
@@ -106,6 +111,12 @@ STATEMENTS: tuple[Statement, ...] = (
               "The student with a finite regularization (lambda = 0.01) outperforms the two other students "
               "(lambda -> 0 and lambda -> infinity) in terms of both convergence rate and the quality of the results.",
               _pairs("student", ("lam_zero", "lam_inf"), LOSSES + SPEED)),
+    Statement("s5-lambda-inf-unchanged", "fig1cd", "lambda -> infinity from the teacher stays at the teacher's "
+              "prediction (Figure 1c-d)",
+              "When the student is trained with lambda -> infinity and initialized with the weights of the teacher, "
+              "the loss of Eq. 2 equals 0, the weights stay unchanged and the performance remains equal to that of "
+              "the privileged knowledge sum_k a_k phi_k / sqrt(m).",
+              (), unchanged_run="lam_inf"),
     Statement("s5-perfect-teacher-best", "fig2", "The perfect teacher gives the best student (Figure 2)",
               "Initializing and training the student with the perfect (fully trained) teacher yields the best "
               "results in terms of both quality (training and test loss) and convergence rate.",
@@ -326,11 +337,14 @@ def judge_statements(numbers: dict, settings: dict, counterexample_dir: Path | N
                "correction": None,
                "tolerance": min_effect, "counterexample": None, "wall_time_s": 0.0,
                "tolerance_reason": (f"a comparison counts when the 95 % t interval over seeds of the relative "
-                                    f"difference clears {min_effect:g}: curves closer than that cannot be told "
-                                    "apart on the paper's log-scale plots")}
+                                    f"difference clears {min_effect:g}: curves closer than that look the same "
+                                    "on the paper's log-scale plots")}
         if st.figure not in numbers:
             reason = skipped.get(st.figure, f"the numbers of {st.figure} are not available")
             rows.append({**row, "verdict": "skipped", "computed": "", "reason": reason, "evidence": {}})
+            continue
+        if st.unchanged_run is not None:
+            rows.append({**row, **_judge_unchanged(st, numbers[st.figure], counterexample_dir)})
             continue
         comparisons = [_one_comparison(numbers[st.figure], st.figure, q, better, worse, level, min_effect,
                                        every, iterations) for q, better, worse in st.comparisons]
@@ -349,6 +363,52 @@ def judge_statements(numbers: dict, settings: dict, counterexample_dir: Path | N
         rows.append({**row, "verdict": verdict, "computed": "; ".join(_describe(c) for c in comparisons),
                      "reason": reason, "evidence": to_jsonable(evidence), "counterexample": ce_name})
     return rows
+
+
+def _unchanged_check(change, final, predicted) -> dict:
+    """Compare the loss movement and the final-versus-predicted loss of each seed with FROZEN_CHANGE."""
+    change = np.asarray(change, dtype=float)
+    gap = np.abs(np.asarray(final, dtype=float) - np.asarray(predicted, dtype=float)) / np.abs(predicted)
+    return {"max_relative_change": float(change.max()), "max_relative_gap_to_prediction": float(gap.max()),
+            "unchanged": bool(change.max() <= FROZEN_CHANGE), "at_prediction": bool(gap.max() <= FROZEN_CHANGE)}
+
+
+@register_replay("section5-unchanged")
+def _replay_unchanged(inputs: dict) -> dict:
+    """Recompute the lambda -> infinity check from the stored per-seed values."""
+    check = _unchanged_check(inputs["train_mse_change"], inputs["final_train_mse"],
+                             inputs["predicted_final_train_mse"])
+    return {"printed": {"unchanged": True, "at_prediction": True}, "computed": check}
+
+
+def _judge_unchanged(st: Statement, numbers: dict, counterexample_dir) -> dict:
+    """Decide a "the run does not move and sits at the predicted value" statement (row fields)."""
+    run = numbers.get(st.unchanged_run)
+    keys = ("train_mse_change", "final_train_mse", "predicted_final_train_mse")
+    if run is None or any(k not in run for k in keys):
+        raise InvalidArgumentError(f"{st.figure} numbers are missing {list(keys)} for the run {st.unchanged_run!r}")
+    values = {k: run[k] for k in keys}
+    if any(v is None for k in keys for v in values[k]):
+        return {"verdict": "inconclusive", "computed": "", "reason": "a per-seed value is missing (None)",
+                "evidence": to_jsonable(values)}
+    check = _unchanged_check(*(values[k] for k in keys))
+    verdict = "holds" if check["unchanged"] and check["at_prediction"] else "fails"
+    computed = (f"largest relative change of the training MSE over the run {check['max_relative_change']:.3g}, "
+                f"largest relative gap between the final training MSE and the prediction for lambda = inf "
+                f"{check['max_relative_gap_to_prediction']:.3g} (both against {FROZEN_CHANGE:.3g})")
+    name = None
+    if verdict == "fails" and counterexample_dir is not None:
+        from .base import write_counterexample
+
+        ce = Counterexample(claim_id=st.id, replay="section5-unchanged", inputs=values,
+                            printed={"unchanged": True, "at_prediction": True}, computed=check,
+                            note=f"Per-seed values of the run {st.unchanged_run!r} from "
+                                 f"figures/{st.figure}_numbers.json.")
+        name = write_counterexample(ce, counterexample_dir).name
+    return {"verdict": verdict, "computed": computed, "reason": "", "tolerance": FROZEN_CHANGE,
+            "tolerance_reason": "sqrt(eps): a zero gradient moves the loss by about step * iterations * eps, "
+                                "and the prediction and the forward pass differ by rounding only",
+            "evidence": to_jsonable({**values, **check}), "counterexample": name}
 
 
 NUMBER_FILES = {"fig1ab": "fig1ab_numbers.json", "fig1cd": "fig1cd_numbers.json", "fig2": "fig2_numbers.json",
