@@ -103,3 +103,20 @@ def test_resolve_settings_rejects_unknown():
         resolve_settings({"iteratons": 5})
     with pytest.raises(InvalidArgumentError, match="imperfect_iteration"):
         resolve_settings({"iterations": 10, "imperfect_iteration": 10})
+
+
+def test_subsample_whole_split_shuffled(rng):
+    # Sorted by class like the CIFAR-10 file, where the first rows were all of one class.
+    X = rng.random((40, 3))
+    y = np.where(np.arange(40) < 20, 1.0, -1.0)
+    data = Dataset(X, y, X[:10], y[:10], {"source": "test"})
+    p1 = subsample(data, None, None, seed=3)
+    p2 = subsample(data, None, None, seed=3)
+    assert np.array_equal(p1.X, p2.X)
+    assert p1.X.shape == X.shape
+    # every row kept once, with its own label
+    idx = [int(np.flatnonzero((X == row).all(axis=1))[0]) for row in p1.X]
+    assert sorted(idx) == list(range(40))
+    assert np.array_equal(y[idx], p1.y)
+    # The chance that the first 10 of 40 shuffled rows are all of one class is 2 C(20,10) / C(40,10) = 4.4e-4.
+    assert set(p1.y[:10]) == {1.0, -1.0}

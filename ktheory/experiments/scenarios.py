@@ -137,7 +137,8 @@ def subsample(dataset, n_train: int | None, n_test: int | None, seed: int) -> Pr
     """Return a Problem with a seeded subsample of ``dataset`` (rows drawn without replacement).
 
     Draws are stratified by label (half of each class, the odd row from label +1) and shuffled.
-    None keeps a split whole, in file order.
+    None, or a count of at least the split's size, keeps every row of the split in a seeded random
+    order.
     """
     rng = np.random.default_rng([seed, 1])
 
@@ -145,7 +146,10 @@ def subsample(dataset, n_train: int | None, n_test: int | None, seed: int) -> Pr
         X = as_finite_array(f"{split} inputs", X, ndim=2)
         y = as_finite_array(f"{split} labels", y, shape=(X.shape[0],))
         if count is None or count >= X.shape[0]:
-            return X, y
+            # The CIFAR-10 file is sorted by class, and several numbers use the first rows only
+            # (spectral_rows, error_rows), so those rows must be a random draw of both classes.
+            idx = rng.permutation(X.shape[0])
+            return X[idx], y[idx]
         pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y <= 0)
         n_pos = (count + 1) // 2
         if n_pos > pos.size or count - n_pos > neg.size:
