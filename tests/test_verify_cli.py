@@ -436,3 +436,44 @@ def test_real_tiny_run(tmp_path, capsys):
     for line in skip_lines:
         assert str(tmp_path / "none") in line  # the reason names the --data-dir searched
     assert "experiment sections: 0 ok" in stdout
+
+
+TINY_EXPERIMENTS = {
+    "n_train": None, "n_test": None, "iterations": 20, "record_every": 5, "imperfect_iteration": 5,
+    "teacher_width": 6, "student_width": 3, "seeds": [0, 1], "landmarks": 6, "step": 0.05,
+    "spectral_rows": 12, "overlap_top_k": 2, "error_rows": 12, "psd_rows": 12, "dpi": 30,
+    "bandwidth_pairs": 60,
+}
+
+
+def test_real_run_on_tiny_cifar(tmp_path, rng, capsys):
+    """The real ledger (one claim) and experiments on a tiny npz: every artefact, links, verdicts."""
+    tiny_cifar(tmp_path / "data", rng)
+    registered = ktheory.claims.load_all()
+    claim_id = next(iter(registered))
+    out = tmp_path / "out"
+    code, stdout, _ = run_cli(["--profile", tiny_profile(tmp_path, experiments=TINY_EXPERIMENTS), "--out", out,
+                               "--data-dir", tmp_path / "data", "--claims", claim_id, "--no-progress"], capsys)
+
+    assert code == EXIT_OK, stdout
+    assert "experiment sections: 5 ok" in stdout
+    figures = ["fig1ab", "fig1cd", "fig2", "fig3", "fig4"]
+    for name in ["index.html", "report.md", "ledger.json", "config.json", "figures/experiments_config.json"] + \
+            [f"figures/{f}.png" for f in figures]:
+        assert (out / name).is_file(), name
+    page = LinkCollector()
+    page.feed((out / "index.html").read_text())
+    for link in page.links:
+        if not link.startswith("#"):
+            assert (out / link).is_file(), f"link {link} points to no file"
+
+    ledger = json.loads((out / "ledger.json").read_text())
+    assert markdown_claims_table((out / "report.md").read_text()) == \
+        [(row["id"], row["verdict"]) for row in ledger["claims"]]
+    statements = [row for row in ledger["claims"] if row["id"].startswith("s5-")]
+    assert [row["id"] for row in statements] == [st.id for st in STATEMENTS]
+    # The experiments ran, so every statement is decided from the numbers (none skipped).
+    assert {row["verdict"] for row in statements} <= {"holds", "fails", "inconclusive"}
+    for row in statements:
+        if row["counterexample"]:
+            assert (out / "counterexamples" / row["counterexample"]).is_file()
