@@ -349,10 +349,13 @@ def judge_statements(numbers: dict, settings: dict, counterexample_dir: Path | N
         comparisons = [_one_comparison(numbers[st.figure], st.figure, q, better, worse, level, min_effect,
                                        every, iterations) for q, better, worse in st.comparisons]
         verdict, reason = _verdict(comparisons)
-        evidence = {f"{c['better']} vs {c['worse']}: {c['quantity']}": {
-            "outcome": c["outcome"], "claimed better (per seed)": c["a"], "other (per seed)": c["b"],
-            "mean relative advantage": c.get("mean"), "95 % interval": c.get("interval"),
-            "note": c.get("reason", "")} for c in comparisons}
+        evidence = {}
+        for c in comparisons:
+            item = {"outcome": c["outcome"], "claimed better (per seed)": c["a"], "other (per seed)": c["b"],
+                    "mean relative advantage": c.get("mean"), "95 % interval": c.get("interval")}
+            if c.get("reason"):
+                item["note"] = c["reason"]
+            evidence[f"{c['better']} vs {c['worse']}: {c['quantity']}"] = item
         evidence["loss level for speed"] = level
         ce_name = None
         if verdict == "fails" and counterexample_dir is not None:
