@@ -71,3 +71,49 @@ def test_rerun_resumes_and_matches_uninterrupted(tmp_path, monkeypatch):
     np.testing.assert_array_equal(res["net"].train_mse, ref["net"].train_mse)
     np.testing.assert_array_equal(res["net"].iteration, ref["net"].iteration)
     assert res["net"].status == "ok"
+
+
+def test_rerun_reuses_cached_predictions(tmp_path, monkeypatch):
+    """The poles at initialisation are computed once per group; an interrupted group's rerun loads them."""
+    from ktheory.experiments import scenarios
+
+    problem, specs, settings = _problem()
+    computed = []
+    original = scenarios._compute_predictions
+
+    def counting(*args, **kwargs):
+        computed.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(scenarios, "_compute_predictions", counting)
+    _count_updates(monkeypatch, STOP_AFTER)
+    with pytest.raises(KeyboardInterrupt):
+        train_group("grp", problem, specs, settings, checkpoint_dir=tmp_path, progress=False)
+    assert len(computed) == 1
+    assert len(list(tmp_path.glob("grp.*.pred.json"))) == 1
+
+    monkeypatch.undo()  # restores the real update and _compute_predictions
+    monkeypatch.setattr(scenarios, "_compute_predictions", counting)
+    res, _ = train_group("grp", problem, specs, settings, checkpoint_dir=tmp_path, progress=False)
+    assert len(computed) == 1  # loaded, not recomputed
+    fresh = original(problem, specs, settings, False, "grp")
+    # The cache stores the numbers as JSON doubles, which round-trip exactly.
+    assert res["net"].prediction["p_min"] == fresh["net"]["p_min"]
+    assert res["net"].prediction["bound"] == fresh["net"]["bound"]
+
+
+def test_cli_interrupt_prints_resume_hint(tmp_path, monkeypatch, capsys):
+    """Ctrl-C during a report run ends with exit status 130 and one line on how to continue."""
+    import verify.cli as cli
+
+    def interrupted(args, argv):
+        (tmp_path / "out" / "checkpoints").mkdir(parents=True)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run", interrupted)
+    code = cli.main(["--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_INTERRUPTED
+    assert "rerun the same command" in err
+    assert str(tmp_path / "out" / "checkpoints") in err
+    assert "Traceback" not in err

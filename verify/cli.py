@@ -34,11 +34,12 @@ from .kernel_regime import run_kernel_regime
 from .report import MAX_LIST_ITEMS, flatten_values, verdict_counts, write_json, write_report
 
 __all__ = ["main", "run", "replay_command", "build_parser", "build_replay_parser", "EXIT_OK", "EXIT_FAILED",
-           "EXIT_INVALID"]
+           "EXIT_INVALID", "EXIT_INTERRUPTED"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130  # the shell convention for a command stopped by SIGINT (128 + 2)
 PROG = "python -m verify"
 
 
@@ -331,4 +332,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return readme_command(argv[1:])
     args = build_parser().parse_args(argv)
-    return run(args, argv)
+    try:
+        return run(args, argv)
+    except KeyboardInterrupt:
+        checkpoints = Path(args.out) / "checkpoints"
+        if checkpoints.is_dir():
+            hint = (f"rerun the same command to continue: finished networks are loaded from {checkpoints} "
+                    "and unfinished ones resume from their last checkpoint")
+        else:
+            hint = "this profile keeps no checkpoints, so a rerun starts over"
+        print(f"[verify] interrupted; {hint}", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED

@@ -320,13 +320,17 @@ def _record(spec: NetworkSpec, problem: Problem, res, pred: dict, wall: float) -
 
 
 def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings: dict, *,
-                checkpoint_dir: Path | None = None, progress=None, snapshots=()) -> tuple[dict, dict]:
+                checkpoint_dir: Path | None = None, progress=None, snapshots=(),
+                label: str | None = None) -> tuple[dict, dict]:
     """Train the networks of ``specs`` together (one pass over X per step) and return their records.
 
     Returns ({name: RunRecord}, {name: {iteration: W}} for the iterations in ``snapshots``).
     With ``checkpoint_dir`` the integrator checkpoints into ``<dir>/<group>.<fingerprint>.gd.npz``
     (the first 16 hex digits of :func:`code_fingerprint`) and the finished group is cached in
-    ``<dir>/<name>.npz`` per network, keyed by the inputs and the code fingerprint.
+    ``<dir>/<name>.npz`` per network, keyed by the inputs and the code fingerprint. The theory's
+    numbers at initialisation (p_min and its bounds, minutes of eigensolves at full size) are
+    cached in ``<dir>/<group>.<fingerprint>.pred.json`` under the same key, so a resumed run does
+    not recompute them. ``label`` names the group in the progress bars (default: ``group``).
     """
     from ..integrate.gd import ModelSpec, gradient_descent_many
 
@@ -348,15 +352,13 @@ def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings
                 snaps[sp.name] = snap
             return {sp.name: h[0] for sp, h in zip(specs, hits)}, snaps
 
-    preds, sigma0 = {}, {}
-    for sp in specs:
-        tick = time.perf_counter()
-        w_key = _digest(sp.W0)  # students that share W0 share the unit eigenvalues
-        if w_key not in sigma0:
-            sigma0[w_key] = predictions.unit_sigma0(problem.X, sp.W0, act)
-        preds[sp.name] = predictions.smallest_pole(problem.X, sp.W0, sp.a, sp.lam, act,
-                                                   max_rows=int(s["spectral_rows"]), sigma0=sigma0[w_key])
-        preds[sp.name]["wall_time_s"] = time.perf_counter() - tick
+    label = group if label is None else label
+    pred_path = None if checkpoint_dir is None else checkpoint_dir / f"{group}.{fingerprint[:16]}.pred.json"
+    preds = _load_predictions(pred_path, key)
+    if preds is None:
+        preds = _compute_predictions(problem, specs, s, progress, label)
+        if pred_path is not None:
+            pred_path.write_text(json.dumps({"key": key, "predictions": preds}, sort_keys=True))
     models = [ModelSpec(y=problem.y, a=sp.a, W0=sp.W0, Phi=sp.Phi, lam=sp.lam, activation=act,
                         step=float(s["step"]), y_test=problem.y_test, name=sp.name) for sp in specs]
     kwargs = {}
@@ -369,7 +371,7 @@ def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings
     results = gradient_descent_many(problem.X, models, iterations, X_test=problem.X_test,
                                     record_every=int(s["record_every"]), record_features=False, form=s["gd_form"],
                                     weight_snapshots=tuple(snapshots), progress=progress,
-                                    seed_note=group, **kwargs)
+                                    seed_note=label, **kwargs)
     wall = time.perf_counter() - tick
     stopped = [res.iterations for res in results if res.status == "stopped"]
     if stopped:
@@ -383,6 +385,38 @@ def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings
         if checkpoint_dir is not None:
             _save_cached(checkpoint_dir / f"{sp.name}.npz", key, records[sp.name], snaps[sp.name])
     return records, snaps
+
+
+def _load_predictions(path: Path | None, key: str) -> dict | None:
+    """Return the cached predictions of a group, or None when absent, unreadable or for other inputs."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # a file cut short by a kill is recomputed
+    return stored.get("predictions") if stored.get("key") == key else None
+
+
+def _compute_predictions(problem: Problem, specs: list[NetworkSpec], s: dict, progress, label: str) -> dict:
+    """Return {name: smallest_pole(...) dict} for each network at its initial weights."""
+    from tqdm.auto import tqdm
+
+    from ..integrate.gd import _show_progress
+
+    act = s["activation"]
+    preds, sigma0 = {}, {}
+    bar = tqdm(specs, desc=f"poles at initialisation ({label})", unit="network", leave=False,
+               disable=not _show_progress(progress))
+    for sp in bar:
+        tick = time.perf_counter()
+        w_key = _digest(sp.W0)  # students that share W0 share the unit eigenvalues
+        if w_key not in sigma0:
+            sigma0[w_key] = predictions.unit_sigma0(problem.X, sp.W0, act)
+        preds[sp.name] = predictions.smallest_pole(problem.X, sp.W0, sp.a, sp.lam, act,
+                                                   max_rows=int(s["spectral_rows"]), sigma0=sigma0[w_key])
+        preds[sp.name]["wall_time_s"] = time.perf_counter() - tick
+    return preds
 
 
 @dataclass
@@ -417,7 +451,7 @@ def run_core(problem: Problem, settings: dict, seed: int, *, checkpoint_dir: Pat
     a_t, W_t0 = init_params(rng_teacher, mbar, d, s["kappa"])
     mid = int(s["imperfect_iteration"])
     recs, snaps = train_group("teacher", problem, [NetworkSpec("teacher", a_t, W_t0, None, 0.0)], s,
-                              checkpoint_dir=sub, progress=progress, snapshots=(mid,))
+                              checkpoint_dir=sub, progress=progress, snapshots=(mid,), label=f"teacher, seed {seed}")
     teacher = recs["teacher"]
     W_mid = snaps["teacher"][mid]
 
@@ -435,7 +469,8 @@ def run_core(problem: Problem, settings: dict, seed: int, *, checkpoint_dir: Pat
         NetworkSpec("perfect", a_s, teacher.W[subset], Phi_final, lam),
         NetworkSpec("imperfect", a_s, W_mid[subset], Phi_mid, lam),
     ]
-    students, _ = train_group("students", problem, specs, s, checkpoint_dir=sub, progress=progress)
+    students, _ = train_group("students", problem, specs, s, checkpoint_dir=sub, progress=progress,
+                              label=f"students, seed {seed}")
     return CoreRuns(seed, {"teacher": teacher, **students}, subset, a_t, W_mid, teacher.W)
 
 
@@ -491,12 +526,12 @@ def embedding_runs(problem: Problem, settings: dict, seed: int, *, checkpoint_di
     a_t, W_t0 = init_params(rng_t, mbar, Z.shape[1], s["kappa"])
     sub = None if checkpoint_dir is None else Path(checkpoint_dir) / f"seed{seed}"
     recs, _ = train_group("teacher_emb", embedded, [NetworkSpec("teacher_emb", a_t, W_t0, None, 0.0)], s,
-                          checkpoint_dir=sub, progress=progress)
+                          checkpoint_dir=sub, progress=progress, label=f"teacher on the embedding, seed {seed}")
     teacher = recs["teacher_emb"]
     subset = select_units(mbar, m, rng_t)
     a_s = np.sqrt(mbar / m) * a_t[subset]
     W_s0 = s["kappa"] * rng_t.standard_normal((m, Z.shape[1]))
     Phi = hidden_features(Z, teacher.W[subset], s["activation"])
     recs, _ = train_group("student_emb", embedded, [NetworkSpec("student_emb", a_s, W_s0, Phi, float(s["lam"]))],
-                          s, checkpoint_dir=sub, progress=progress)
+                          s, checkpoint_dir=sub, progress=progress, label=f"student on the embedding, seed {seed}")
     return EmbeddingRuns({"teacher_emb": teacher, **recs}, res, emb, numbers)

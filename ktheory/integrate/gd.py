@@ -486,7 +486,8 @@ def gradient_descent_many(X, models, iterations, *, X_test=None, record_every=No
     progress : tqdm bar; None shows it only when stderr is a terminal.
     divergence_factor : stop with status "diverged" when a loss is not finite or exceeds
         divergence_factor * max(initial loss, loss of the zero network).
-    seed_note : free text kept in the result and the checkpoint (e.g. the seed that made W0).
+    seed_note : free text kept in the result and the checkpoint and shown in the progress bar
+        (e.g. the group and the seed that made W0).
     """
     start_clock = time.perf_counter()
     X = np.ascontiguousarray(as_finite_array("X", X, ndim=2))
@@ -550,7 +551,8 @@ def gradient_descent_many(X, models, iterations, *, X_test=None, record_every=No
     if _show_progress(progress):
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=iterations, initial=r, desc="gradient descent", unit="step", leave=False)
+        desc = "gradient descent" if seed_note is None else f"gradient descent ({seed_note})"
+        bar = tqdm(total=iterations, initial=r, desc=desc, unit="step", leave=False)
     previous = None
     try:
         while True:
