@@ -61,6 +61,25 @@ def test_equal_and_unresolved():
     assert "one seed" in one["reason"]
 
 
+def test_interval_stays_within_possible_advantage():
+    # 0 against 800 iterations: delta = 1 on each seed, and widening by 200 / 800 would pass 1.
+    out = compare([0, 0, 0], [800, 800, 800], "lower", resolution=200)
+    assert out["interval"][1] == 1.0
+    assert out["outcome"] == "better"
+
+
+def test_speed_note_for_runs_starting_at_level():
+    numbers = {"perfect": run([0.2, 0.21, 0.2], [0.5, 0.5, 0.5], [0, 0, 0]),
+               "imperfect": run([0.25, 0.26, 0.25], [0.5, 0.5, 0.5], [500, 450, 500]),
+               "random_init": run([0.3, 0.3, 0.31], [0.5, 0.5, 0.5], [700, 650, 700])}
+    for name, rate in (("perfect", 0.05), ("imperfect", 0.07), ("random_init", 0.06)):
+        numbers[name]["fitted_rate"] = [rate] * 3
+    row = rows_by_id(judge_statements({"fig2": numbers}, SETTINGS))["s5-perfect-teacher-best"]
+    item = row["evidence"]["perfect vs imperfect: iterations_to_level"]
+    assert "starting point" in item["note"]
+    assert item["fitted rate (per seed)"]["perfect"] == [0.05] * 3
+
+
 def test_resolution_widens_the_interval():
     # 800 against 800 iterations on every seed: the difference is 0, but the recording interval
     # of 200 iterations (25 % of the value) hides any difference below it.
@@ -102,6 +121,7 @@ def test_teacher_best_holds_and_fails_with_replay(tmp_path):
     again = replay(tmp_path / "bad" / row["counterexample"])
     assert again["recomputed"]["computed"] == json.loads(json.dumps(again["stored"]["computed"]))
     assert {c["outcome"] for c in again["recomputed"]["computed"]} == {"worse"}
+    assert {c["claimed_better"] for c in again["recomputed"]["computed"]} == {"teacher"}
 
 
 def test_no_difference_fails_and_noise_is_inconclusive():

@@ -170,3 +170,11 @@ def test_train_mse_change_matches_curves(two_runs):
         expected = np.max(np.abs(curve - curve[0])) / curve[0]
         # The CSV holds repr() of the same doubles, so the two agree to rounding of one division.
         assert numbers[name]["train_mse_change"][0] == pytest.approx(expected, rel=1e-12, abs=1e-300)
+
+
+def test_spread_prints_rounding_noise_once():
+    from verify.figures import _spread
+
+    # p_min on the same rows differs between seeds only by rounding (about 1e-14 relative).
+    assert _spread([1.1282e-05, 1.1282e-05 * (1 + 1e-14), 1.1282e-05]) == "1.13e-05 (the same on every seed)"
+    assert _spread([0.25, 0.24, 0.26]) == "0.25 +/- 0.01"

@@ -98,7 +98,7 @@ def fake_figures_module(calls: list):
     """Return a stand-in for verify.figures whose run_experiments records its arguments."""
     module = types.ModuleType("verify.figures")
 
-    def run_experiments(config, data, out_dir, progress, data_dir=None):
+    def run_experiments(config, data, out_dir, progress, data_dir=None, log=None):
         calls.append({"config": config, "data": data, "out_dir": out_dir, "progress": progress,
                       "data_dir": data_dir})
         if data is None:
@@ -333,6 +333,19 @@ def test_unknown_claim_id_rejected(tmp_path, fakes, capsys):
     assert "fake.fails" in err
 
 
+@pytest.mark.parametrize("spec, words", [
+    ("", "is empty"),
+    (" , ", "is empty"),
+    ("s5-teacher-best", "Section 5 statements"),
+])
+def test_claims_option_explains_rejection(tmp_path, fakes, capsys, spec, words):
+    code, _, err = run_cli(["--profile", tiny_profile(tmp_path), "--out", tmp_path / "out",
+                            "--claims", spec, "--no-progress"], capsys)
+
+    assert code == EXIT_INVALID
+    assert words in err
+
+
 def test_replay_prints_both_sides(tmp_path, capsys):
     example = Counterexample("fake.fails", FAKE_REPLAY, {"x": 3.0}, printed=6.0, computed=9.0)
     path = write_counterexample(example, tmp_path)
@@ -376,6 +389,7 @@ def test_replay_bad_file_exits_2(tmp_path, capsys, content):
 
     assert code == EXIT_INVALID
     assert str(path) in err
+    assert "counterexamples/" in err
 
 
 def test_help_documents_options(capsys):
@@ -477,3 +491,24 @@ def test_real_run_on_tiny_cifar(tmp_path, rng, capsys):
     for row in statements:
         if row["counterexample"]:
             assert (out / "counterexamples" / row["counterexample"]).is_file()
+
+
+def test_provenance_records_load_and_seed_lists(tmp_path, fakes, capsys):
+    out = tmp_path / "out"
+    run_cli(["--profile", tiny_profile(tmp_path), "--out", out, "--data-dir", tmp_path / "none",
+             "--claims", "fake.holds", "--no-progress"], capsys)
+    provenance = json.loads((out / "ledger.json").read_text())["provenance"]
+
+    assert set(provenance["load_average"]) == {"start", "end"}
+    assert len(provenance["load_average"]["end"]) == 3
+    assert provenance["seeds"]["profile.experiments.seeds"] == [5]
+    assert "load average (1, 5, 15 min)" in (out / "report.md").read_text()
+
+
+def test_missing_data_log_names_the_fix(tmp_path, fakes, capsys):
+    code, _, err = run_cli(["--profile", tiny_profile(tmp_path), "--out", tmp_path / "out",
+                            "--data-dir", tmp_path / "none", "--claims", "fake.holds"], capsys)
+
+    assert code == EXIT_OK
+    assert "--data-dir" in err
+    assert "KTHEORY_DATA_DIR" in err

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import traceback
@@ -114,6 +115,14 @@ class _Log:
             print(f"[verify] {message}", file=sys.stderr, flush=True)
 
 
+def _load_average():
+    """Return the 1, 5 and 15 minute load averages, or None where the OS has none (Windows)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def _load_data(data_dir: str | None, log: _Log):
     """Find and load CIFAR-10; return (Dataset or None, JSON-ready data status).
 
@@ -125,7 +134,9 @@ def _load_data(data_dir: str | None, log: _Log):
     record = {"found": status.found, "data_dir": str(status.data_dir), "data_dir_source": status.data_dir_source,
               "searched": [str(p) for p in status.searched], "describe": status.describe()}
     if not status.found:
-        log(status.describe())
+        log(f"{status.describe()}. The CIFAR-10 sections are skipped; to run them, pass --data-dir DIR "
+            "or set KTHEORY_DATA_DIR to a folder with cifar10/cifar10_airplane_automobile.npz or the "
+            "official cifar-10-python.tar.gz")
         return None, record
     log(f"loading CIFAR-10 from {status.path}")
     data = load_cifar10(path=status.path)
@@ -171,7 +182,8 @@ def _run_ledger(settings: dict, claims: list, out_dir: Path, log: _Log) -> dict:
 def _run_experiments(config: dict, data, out_dir: Path, log: _Log, data_dir: str | None) -> dict:
     from .figures import run_experiments  # imported here: it loads matplotlib and the experiment code
 
-    sections = run_experiments(config, data, out_dir, log.bars, data_dir=data_dir)
+    sections = run_experiments(config, data, out_dir, log.bars, data_dir=data_dir,
+                               log=None if log.bars else log)
     for section in sections:
         if "id" not in section:
             raise InvalidArgumentError(f"run_experiments returned a section without an 'id': {sorted(section)}")
@@ -215,15 +227,24 @@ def _select_claims(spec: str | None) -> list:
     if spec is None:
         return list(claims.values())
     ids = [part.strip() for part in spec.split(",") if part.strip()]
+    if not ids:
+        raise InvalidArgumentError(f"--claims is empty ({spec!r}); pass comma-separated claim ids, or leave "
+                                   "the option out to run every claim")
     unknown = [i for i in ids if i not in claims]
-    if unknown or not ids:
-        raise InvalidArgumentError(f"--claims names unknown claim ids {unknown or spec!r}; known: {', '.join(claims)}")
+    if unknown:
+        from ktheory.claims.section5 import STATEMENTS
+
+        judged = [i for i in unknown if i in {st.id for st in STATEMENTS}]
+        hint = (f" ({', '.join(judged)} are Section 5 statements: they are judged from the experiments after "
+                "every run and cannot be selected)") if judged else ""
+        raise InvalidArgumentError(f"--claims names unknown claim ids {unknown}{hint}; known: {', '.join(claims)}")
     return [claims[i] for i in ids]
 
 
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     """Run every section for the parsed ``args`` and write the report; return the exit status."""
     start = time.perf_counter()
+    load_start = _load_average()
     log = _Log(args.no_progress)
     wall: dict[str, float] = {}
     failed = False
@@ -286,6 +307,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
 
     data_files = {data_record["path"]: data_record["sha256"]} if data_record.get("found") else {}
     provenance = prov.collect(REPO_ROOT, config, argv, data_files, {k: round(v, 3) for k, v in wall.items()})
+    provenance["load_average"] = {"start": load_start, "end": _load_average()}
     write_json(out_dir / "ledger.json", {"claims": ledger["claims"], "provenance": provenance})
     results = {"profile": profile, "kernel_regime": kernel, "ledger": ledger, "data": data_record,
                "experiments": experiments, "provenance": provenance}
@@ -307,7 +329,8 @@ def replay_command(argv: list[str]) -> int:
     try:
         result = replay(args.file)
     except InvalidArgumentError as exc:
-        _error(str(exc))
+        _error(f"{exc}. Pass a file from the counterexamples/ folder of a report, as linked from the "
+               "report's claim sections")
         return EXIT_INVALID
     print(f"claim {result['claim_id']} (replay function {result['replay']})")
     if result.get("note"):

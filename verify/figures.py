@@ -37,6 +37,10 @@ SECTIONS = {
     "fig4": "Figure 4: overlap of hidden outputs with the top eigenvectors of H^infinity",
 }
 
+SAME_ON_EVERY_SEED = 1e-9
+"""Relative spread over seeds below which a number is printed once: rounding noise (about 1e-14
+relative) is not a seed-to-seed spread."""
+
 PNG_METADATA = {"Software": None}
 """PNG text chunks: dropping "Software" removes the matplotlib version; PNGs carry no date."""
 
@@ -81,7 +85,10 @@ def _spread(values) -> str:
         return "n/a"
     if vals.size == 1:
         return _fmt(float(vals[0]))
-    return f"{_fmt(float(vals.mean()))} +/- {_fmt(float(vals.std(ddof=1)))}"
+    spread = float(vals.std(ddof=1))
+    if spread <= SAME_ON_EVERY_SEED * abs(float(vals.mean())):
+        return f"{_fmt(float(vals.mean()))} (the same on every seed)"
+    return f"{_fmt(float(vals.mean()))} +/- {_fmt(spread)}"
 
 
 def _json_default(obj):
@@ -200,16 +207,18 @@ def _theory_text(numbers, name, label, runs_list) -> str:
     v = numbers[name]
     pred = runs_list[0][name].prediction
     t_end = float(runs_list[0][name].time[-1])
+    n_rows = runs_list[0][name].f_inf.size
     rows_note = f" ({pred['p_min_rows']})" if "p_min_rows" in pred else ""
-    upper = f", the Rayleigh-quotient upper bound min_k sigma_k (c_k^2 + lambda) = {_spread(v['p_min_upper'])}" \
+    upper = (f", and on all {n_rows} rows the Rayleigh-quotient upper bound min_k sigma_k (c_k^2 + lambda) = "
+             f"{_spread(v['p_min_upper'])} (p_min on fewer rows can exceed this all-row bound)") \
         if any(x is not None for x in v["p_min_upper"]) else ""
     bound = [x for x in v["lambda_sigma0"] if x is not None and np.isfinite(x)]
     decay = f"; exp(-lambda sigma_0 t) at the last iteration (t = {_fmt(t_end)}) is {_fmt(float(np.exp(-np.mean(bound) * t_end)), 6)}" \
         if bound else ""
     return (f"Theory for the {label}: eq. (5) predicts a final training MSE of {_spread(v['predicted_final_train_mse'])}; "
             f"the rate fitted to ||f(t) - f_inf|| over the last part of the run is {_spread(v['fitted_rate'])} "
-            f"against p_min = {_spread(v['p_min'])}{rows_note}, Theorem 3.3's lower bound lambda sigma_0 = "
-            f"{_spread(v['lambda_sigma0'])}{upper} (gradient-flow time t = step x iteration){decay}.")
+            f"against p_min = {_spread(v['p_min'])}{rows_note}; on all {n_rows} rows Theorem 3.3's lower bound "
+            f"lambda sigma_0 = {_spread(v['lambda_sigma0'])}{upper} (gradient-flow time t = step x iteration){decay}.")
 
 
 def _setting_text(s, problem) -> str:
@@ -237,13 +246,15 @@ def _loss_section(sid, fig_dir, runs_list, names, theory_run, claim, s, problem,
                     numbers, start)
 
 
-def run_experiments(config: dict, data, out_dir: Path, progress: bool, data_dir=None) -> list[dict]:
+def run_experiments(config: dict, data, out_dir: Path, progress: bool, data_dir=None, log=None) -> list[dict]:
     """Run the CIFAR-10 experiments of the profile's "experiments" section and draw their figures.
 
     Returns one section dict per figure (see the module docstring); with ``data`` None every
     section is skipped with the reason, which names the folders searched from ``data_dir``
-    (None: the loader's default search).
+    (None: the loader's default search). ``log``, when given, receives one line per finished
+    stage (a seed's training, a figure), for logs without progress bars.
     """
+    log = log or (lambda message: None)
     out_dir = Path(out_dir)
     if data is None:
         reason = _missing_data_reason(data_dir)
@@ -262,7 +273,9 @@ def run_experiments(config: dict, data, out_dir: Path, progress: bool, data_dir=
 
     cores = []
     for seed in s["seeds"]:
+        tick = time.perf_counter()
         core = run_core(problem, s, int(seed), checkpoint_dir=ckpt, progress=progress)
+        log(f"experiments: seed {seed}, teacher and six students trained ({time.perf_counter() - tick:.0f} s)")
         runs = dict(core.runs)
         runs["random_init"] = runs["student"]
         runs["_seed"] = int(seed)
@@ -292,17 +305,22 @@ def run_experiments(config: dict, data, out_dir: Path, progress: bool, data_dir=
         "The random-init. run is the same run as the student with teacher of Figure 1a-b.",
         s, problem, dpi, t, labels))
 
+    log("experiments: Figures 1a-b, 1c-d and 2 written")
     t = time.perf_counter()
-    sections.append(_figure3(fig_dir, problem, s, runs_list, ckpt, progress, dpi, t, labels))
+    sections.append(_figure3(fig_dir, problem, s, runs_list, ckpt, progress, dpi, t, labels, log))
+    log(f"experiments: Figure 3 written ({time.perf_counter() - t:.0f} s)")
     t = time.perf_counter()
     sections.append(_figure4(fig_dir, problem, s, cores, dpi, t))
+    log(f"experiments: Figure 4 written ({time.perf_counter() - t:.0f} s)")
     return sections
 
 
-def _figure3(fig_dir, problem, s, runs_list, ckpt, progress, dpi, start, labels) -> dict:
+def _figure3(fig_dir, problem, s, runs_list, ckpt, progress, dpi, start, labels, log) -> dict:
     emb_list = []
     for (seed, runs) in [(r["_seed"], r) for r in runs_list]:
+        tick = time.perf_counter()
         emb = embedding_runs(problem, s, seed, checkpoint_dir=ckpt, progress=progress)
+        log(f"experiments: seed {seed}, kernel embedding and its teacher and student ({time.perf_counter() - tick:.0f} s)")
         runs.update(emb.runs)
         emb_list.append(emb)
     names = ["teacher", "student", "teacher_emb", "student_emb"]

@@ -164,12 +164,16 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def collect_seeds(config, prefix: str = "") -> dict:
-    """Return every key whose name contains "seed" in a nested config, as {"dotted.path": value}."""
+    """Return every key whose name contains "seed" in a nested config, as {"dotted.path": value}.
+
+    A value is a scalar or a list of ints, such as the experiments' list of seeds.
+    """
     seeds = {}
     if isinstance(config, dict):
         for key, value in config.items():
             path = f"{prefix}.{key}" if prefix else str(key)
-            if "seed" in str(key).lower() and not isinstance(value, (dict, list)):
+            is_seed_list = isinstance(value, list) and all(isinstance(v, int) for v in value)
+            if "seed" in str(key).lower() and (is_seed_list or not isinstance(value, (dict, list))):
                 seeds[path] = value
             else:
                 seeds.update(collect_seeds(value, path))

@@ -307,6 +307,14 @@ def _experiments(doc: Document, results: dict):
             doc.add(Paragraph(["Data behind the figure: "] + _links(section["data_files"])))
 
 
+def _load_text(load) -> str:
+    """Format the load averages at the start and end of the run; other jobs on the machine slow it."""
+    if not load:
+        return "not recorded"
+    return "; ".join(f"{when}: {', '.join(str(x) for x in load[when]) if load.get(when) else 'unknown'}"
+                     for when in ("start", "end"))
+
+
 def _provenance(doc: Document, provenance: dict, claims: list[dict]):
     doc.add(Heading(2, "Provenance", "provenance"))
     git = provenance.get("git", {})
@@ -319,6 +327,7 @@ def _provenance(doc: Document, provenance: dict, claims: list[dict]):
         ["uncommitted changes to tracked files", str(git.get("dirty", "unknown"))],
         ["Python", f"{python.get('version')} ({python.get('implementation')})"],
         ["CPU count (usable by this process)", f"{cpu.get('cpu_count')} ({cpu.get('usable_cpus')})"],
+        ["load average (1, 5, 15 min) at start and end", _load_text(provenance.get("load_average"))],
         ["machine", f"{cpu.get('machine')}, {cpu.get('platform')}"],
     ]
     doc.add(Table(["item", "value"], rows))

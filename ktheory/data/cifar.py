@@ -293,7 +293,8 @@ def _read_npz(path: Path, classes):
         raise DataFileError(
             f"{path} is not a readable npz archive ({reason}); expected a numpy .npz with the arrays "
             f"{', '.join(NPZ_KEYS)}. Replace the file with an intact copy, or point the loader at "
-            "another data directory"
+            "another data directory (the data_dir argument, or --data-dir or KTHEORY_DATA_DIR for "
+            "python -m verify)"
         ) from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]

@@ -214,6 +214,7 @@ class RunRecord:
             "iterations_to_level": int(self.iteration[reach[0]]) if reach.size else None,
             "fitted_rate": predictions.fit_rate(self.time, self.residual, fit_fraction),
             "p_min": pred.get("p_min"),
+            "p_min_rows_used": pred.get("rows"),
             "lambda_sigma0": pred.get("bound"),
             "p_min_upper": pred.get("upper"),
             "status": self.status,
