@@ -76,6 +76,17 @@ def test_assumption_equivalence_counterexample(tmp_path):
     assert out["computed"]["distinct_eigenvalues_of_Hbar"] is False
 
 
+def test_assumption_equivalence_note_names_zero_poles():
+    from ktheory.claims.spectral_claims import _equivalence_note
+
+    flags = {"assumption1": True, "assumption2": True, "poles": [0.0, 0.0, 1.14, 3.19]}
+    assert "2 zero eigenvalues" in _equivalence_note(flags)
+    flags["poles"] = [0.5, 1.14, 1.14, 3.19]
+    assert "nonzero eigenvalues of Hbar coincide" in _equivalence_note(flags)
+    flags["assumption1"] = False
+    assert "Assumption 1 or 2 fails" in _equivalence_note(flags)
+
+
 def test_assumption2_index_counterexample(tmp_path):
     inputs = {"X": [[1.0]], "W": [[-0.132], [-0.132]], "a": [-1.0, -1.0], "y": [-1.0], "Phi": [[-0.024, 0.254]],
               "lam": 0.1, "activation": "tanh"}

@@ -352,7 +352,8 @@ def judge_statements(numbers: dict, settings: dict, counterexample_dir: Path | N
                                     "on the paper's log-scale plots")}
         if st.figure not in numbers:
             reason = skipped.get(st.figure, f"the numbers of {st.figure} are not available")
-            rows.append({**row, "verdict": "skipped", "computed": "", "reason": reason, "evidence": {}})
+            rows.append({**row, "verdict": "skipped", "computed": "not computed: the experiment did not run",
+                         "reason": reason, "evidence": {}})
             continue
         if st.unchanged_run is not None:
             rows.append({**row, **_judge_unchanged(st, numbers[st.figure], counterexample_dir)})

@@ -768,7 +768,8 @@ def check_assumption_equivalence(ctx: CheckContext) -> CheckResult:
             "assumption-equivalence", "assumption-equivalence", found.example.to_inputs(),
             printed={"assumption1_and_assumption2": bool(r["assumption1"] and r["assumption2"])},
             computed={"distinct_eigenvalues_of_Hbar": r["distinct_eigenvalues_of_Hbar"], "poles": r["poles"].tolist(),
-                      "unit_eigenvalues": r["unit_eigenvalues"].tolist()})
+                      "unit_eigenvalues": r["unit_eigenvalues"].tolist()},
+            note=_equivalence_note(r))
     return CheckResult(
         verdict=decide(printed_ok, None, len(rows) > 0),
         computed="Assumption 1 (nonzero eigenvalues pooled over all H_k distinct), Assumption 2 (nonzero poles "
@@ -786,11 +787,24 @@ def check_assumption_equivalence(ctx: CheckContext) -> CheckResult:
     )
 
 
+def _equivalence_note(r: dict) -> str:
+    """Explain in one sentence which direction of the stated equivalence the flags ``r`` break."""
+    poles = np.asarray(r["poles"], dtype=float)
+    zeros = int(np.sum(np.abs(poles) <= TIE_RTOL * max(float(np.max(np.abs(poles))), 1e-300)))
+    if r["assumption1"] and r["assumption2"]:
+        if zeros > 1:
+            return (f"Assumptions 1 and 2 hold (they concern nonzero eigenvalues), but Hbar has {zeros} zero "
+                    "eigenvalues from a singular H_k, so its eigenvalues are not distinct.")
+        return "Assumptions 1 and 2 hold, but two nonzero eigenvalues of Hbar coincide."
+    return "Assumption 1 or 2 fails, yet all eigenvalues of Hbar are distinct."
+
+
 @register_replay("assumption-equivalence")
 def replay_assumption_equivalence(inputs: dict) -> dict:
     r = assumption_flags(KernelCase.from_inputs(inputs))
     return {"printed": {"assumption1_and_assumption2": bool(r["assumption1"] and r["assumption2"])},
-            "computed": {"distinct_eigenvalues_of_Hbar": r["distinct_eigenvalues_of_Hbar"], "poles": r["poles"].tolist()}}
+            "computed": {"distinct_eigenvalues_of_Hbar": r["distinct_eigenvalues_of_Hbar"], "poles": r["poles"].tolist(),
+                         "unit_eigenvalues": r["unit_eigenvalues"].tolist()}}
 
 
 A2_STATEMENT = "Assumption 2: the values of p_1, p_2, ..., p_d are all distinct and different to the eigenvalues of {H_k}."
