@@ -116,8 +116,14 @@ def test_collect_seeds_finds_nested():
     config = {"profile": {"seed": 1, "experiments": {"seeds": [0, 1], "data_seed": 5},
                           "problems": [{"seed": 9}]}}
 
-    assert collect_seeds(config) == {"profile.seed": 1, "profile.experiments.data_seed": 5,
-                                     "profile.problems[0].seed": 9}
+    assert collect_seeds(config) == {"profile.seed": 1, "profile.experiments.seeds": [0, 1],
+                                     "profile.experiments.data_seed": 5, "profile.problems[0].seed": 9}
+
+
+def test_collect_seeds_skips_lists_of_other_values():
+    config = {"seeds": [0, 1], "seed_notes": ["a", "b"], "nested": {"seeds": [{"seed": 2}]}}
+
+    assert collect_seeds(config) == {"seeds": [0, 1], "nested.seeds[0].seed": 2}
 
 
 def test_sha256_file_matches_hashlib(tmp_path):
