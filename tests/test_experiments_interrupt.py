@@ -117,3 +117,28 @@ def test_cli_interrupt_prints_resume_hint(tmp_path, monkeypatch, capsys):
     assert "rerun the same command" in err
     assert str(tmp_path / "out" / "checkpoints") in err
     assert "Traceback" not in err
+
+
+def test_changed_setting_starts_new_checkpoint(tmp_path, monkeypatch):
+    """Another step with the same output folder trains afresh instead of rejecting the old checkpoint."""
+    problem, specs, settings = _problem()
+    _count_updates(monkeypatch, STOP_AFTER)
+    with pytest.raises(KeyboardInterrupt):
+        train_group("grp", problem, specs, settings, checkpoint_dir=tmp_path, progress=False)
+    monkeypatch.undo()
+
+    calls = _count_updates(monkeypatch)
+    train_group("grp", problem, specs, {**settings, "step": 0.04}, checkpoint_dir=tmp_path, progress=False)
+    assert len(calls) == ITERATIONS  # from iteration 0, not from the other step's checkpoint
+    assert len(list(tmp_path.glob("grp.*.gd.npz"))) == 2
+
+
+def test_more_iterations_continue_the_checkpoint(tmp_path, monkeypatch):
+    """A rerun with a larger iteration count resumes the same checkpoint file."""
+    problem, specs, settings = _problem()
+    train_group("grp", problem, specs, settings, checkpoint_dir=tmp_path, progress=False)
+    calls = _count_updates(monkeypatch)
+    longer = {**settings, "iterations": ITERATIONS + EVERY}
+    train_group("grp", problem, specs, longer, checkpoint_dir=tmp_path, progress=False)
+    assert len(calls) == EVERY  # only the new iterations
+    assert len(list(tmp_path.glob("grp.*.gd.npz"))) == 1

@@ -326,11 +326,12 @@ def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings
     """Train the networks of ``specs`` together (one pass over X per step) and return their records.
 
     Returns ({name: RunRecord}, {name: {iteration: W}} for the iterations in ``snapshots``).
-    With ``checkpoint_dir`` the integrator checkpoints into ``<dir>/<group>.<fingerprint>.gd.npz``
-    (the first 16 hex digits of :func:`code_fingerprint`) and the finished group is cached in
+    With ``checkpoint_dir`` the integrator checkpoints into ``<dir>/<group>.<hash>.gd.npz``, where
+    the hash covers :func:`code_fingerprint` and every input except the iteration count, and the
+    finished group is cached in
     ``<dir>/<name>.npz`` per network, keyed by the inputs and the code fingerprint. The theory's
     numbers at initialisation (p_min and its bounds, minutes of eigensolves at full size) are
-    cached in ``<dir>/<group>.<fingerprint>.pred.json`` under the same key, so a resumed run does
+    cached in ``<dir>/<group>.<hash>.pred.json`` (same hash), so a resumed run does
     not recompute them. ``label`` names the group in the progress bars (default: ``group``).
     """
     from ..integrate.gd import ModelSpec, gradient_descent_many
@@ -354,19 +355,27 @@ def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings
             return {sp.name: h[0] for sp, h in zip(specs, hits)}, snaps
 
     label = group if label is None else label
-    pred_path = None if checkpoint_dir is None else checkpoint_dir / f"{group}.{fingerprint[:16]}.pred.json"
-    preds = _load_predictions(pred_path, key)
+    # Hash of the code and of every input except the iteration count: it names the integrator
+    # checkpoint and the cached predictions, which do not depend on how long the run goes.
+    resume_key = _digest(fingerprint, problem.X, problem.y, problem.X_test, problem.y_test, act,
+                         float(s["step"]), int(s["record_every"]), list(snapshots), s["gd_form"],
+                         *[x for sp in specs for x in (sp.name, sp.a, sp.W0,
+                                                       "none" if sp.Phi is None else sp.Phi, float(sp.lam))])
+    pred_key = _digest(resume_key, int(s["spectral_rows"]))
+    pred_path = None if checkpoint_dir is None else checkpoint_dir / f"{group}.{resume_key}.pred.json"
+    preds = _load_predictions(pred_path, pred_key)
     if preds is None:
         preds = _compute_predictions(problem, specs, s, progress, label)
         if pred_path is not None:
-            pred_path.write_text(json.dumps({"key": key, "predictions": preds}, sort_keys=True))
+            pred_path.write_text(json.dumps({"key": pred_key, "predictions": preds}, sort_keys=True))
     models = [ModelSpec(y=problem.y, a=sp.a, W0=sp.W0, Phi=sp.Phi, lam=sp.lam, activation=act,
                         step=float(s["step"]), y_test=problem.y_test, name=sp.name) for sp in specs]
     kwargs = {}
     if checkpoint_dir is not None:
-        # The fingerprint in the name keeps a checkpoint of other code from being resumed: the
-        # integrator's own input hash covers the inputs only.
-        kwargs.update(checkpoint_path=checkpoint_dir / f"{group}.{fingerprint[:16]}.gd.npz",
+        # The name carries a hash of the code fingerprint and of every input except the iteration
+        # count. Other code or other settings then start a new file instead of resuming (or being
+        # rejected by) an old one, while a rerun with more iterations continues the same file.
+        kwargs.update(checkpoint_path=checkpoint_dir / f"{group}.{resume_key}.gd.npz",
                       checkpoint_every=int(s["checkpoint_every"]))
     tick = time.perf_counter()
     results = gradient_descent_many(problem.X, models, iterations, X_test=problem.X_test,
