@@ -168,7 +168,7 @@ def test_train_mse_change_matches_curves(two_runs):
     for name in ("lam_zero", "student", "lam_inf", "teacher"):
         curve = np.array([float(r[4]) for r in rows if r[0] == "0" and r[1] == name])
         expected = np.max(np.abs(curve - curve[0])) / curve[0]
-        # The CSV holds repr() of the same doubles, so the two agree to rounding of one division.
+        # The CSV contains repr() of the same doubles, so the two agree to rounding of one division.
         assert numbers[name]["train_mse_change"][0] == pytest.approx(expected, rel=1e-12, abs=1e-300)
 
 

@@ -124,6 +124,16 @@ def _band(ax, runs_list, name, key, label):
         ax.fill_between(it, vals.min(axis=0), vals.max(axis=0), color=line.get_color(), alpha=0.2, lw=0)
 
 
+def _style_loss_axes(axes):
+    """Put log scales, labels and grids on the training and test panels; legend on the first."""
+    for ax, what in zip(axes[:2], ("training", "test")):
+        ax.set_yscale("log")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(f"{what} MSE")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+
+
 def _loss_figure(path: Path, runs_list: list[dict], names: list[str], labels: dict, theory_run: str,
                  title: str, dpi: int):
     """Draw train MSE, test MSE and the normalised residual with the theory's envelopes."""
@@ -142,12 +152,7 @@ def _loss_figure(path: Path, runs_list: list[dict], names: list[str], labels: di
             axes[0].plot([], [], color=COLORS[theory_run], ls="--", lw=1, label=label + " (below the axis)")
         else:
             axes[0].axhline(value, color=COLORS[theory_run], ls="--", lw=1, label=label)
-    for ax, what in zip(axes[:2], ("training", "test")):
-        ax.set_yscale("log")
-        ax.set_xlabel("iteration")
-        ax.set_ylabel(f"{what} MSE")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    _style_loss_axes(axes)
 
     ax = axes[2]
     for name in names:
@@ -332,12 +337,7 @@ def _figure3(fig_dir, problem, s, runs_list, ckpt, progress, dpi, start, labels,
             it = runs_list[0][name].iteration
             vals = np.array([r[name].__dict__[key] for r in runs_list])
             ax.plot(it, vals.mean(axis=0), color=COLORS[name], ls=style, lw=1.4, label=labels[name])
-    for ax, what in zip(axes[:2], ("training", "test")):
-        ax.set_yscale("log")
-        ax.set_xlabel("iteration")
-        ax.set_ylabel(f"{what} MSE")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    _style_loss_axes(axes)
     a0 = emb_list[0].alignment
     x = np.arange(a0.bandwidths.size)
     axes[2].bar(x - 0.2, a0.base_alignment, width=0.4, label="centered alignment of K_k with yy^T")

@@ -34,9 +34,9 @@ One statement is not a comparison: lambda -> infinity started at the teacher doe
 its training MSE equals the value predicted for lambda = infinity (the teacher subset's output).
 Both are checked per seed against sqrt(eps).
 
-Known limitations: with the two seeds of the quick profile the t quantile is 12.7, so only large
-or very consistent differences are resolved; the speed measure depends on the loss level, which
-the paper does not state.
+Known limitations: with three seeds (both shipped profiles) the t quantile is 4.3, so only large
+or consistent differences are resolved. The speed measure depends on the loss level, which the
+paper does not state.
 """
 
 from __future__ import annotations

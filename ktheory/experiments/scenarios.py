@@ -340,10 +340,14 @@ def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings
     act = s["activation"]
     iterations = int(s["iterations"])
     fingerprint = code_fingerprint()
-    key = _digest(fingerprint, problem.X, problem.y, problem.X_test, problem.y_test, act, float(s["step"]), iterations,
-                  int(s["record_every"]), int(s["spectral_rows"]), list(snapshots), s["gd_form"],
-                  *[x for sp in specs for x in (sp.name, sp.a, sp.W0, "none" if sp.Phi is None else sp.Phi,
-                                                 float(sp.lam))])
+    # Hash of the code and of every input except the iteration count. It names the integrator
+    # checkpoint and the cached predictions, which do not depend on how long the run goes. The
+    # finished-run key adds the iteration count and the rows behind p_min.
+    resume_key = _digest(fingerprint, problem.X, problem.y, problem.X_test, problem.y_test, act,
+                         float(s["step"]), int(s["record_every"]), list(snapshots), s["gd_form"],
+                         *[x for sp in specs for x in (sp.name, sp.a, sp.W0,
+                                                       "none" if sp.Phi is None else sp.Phi, float(sp.lam))])
+    key = _digest(resume_key, iterations, int(s["spectral_rows"]))
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -355,12 +359,6 @@ def train_group(group: str, problem: Problem, specs: list[NetworkSpec], settings
             return {sp.name: h[0] for sp, h in zip(specs, hits)}, snaps
 
     label = group if label is None else label
-    # Hash of the code and of every input except the iteration count: it names the integrator
-    # checkpoint and the cached predictions, which do not depend on how long the run goes.
-    resume_key = _digest(fingerprint, problem.X, problem.y, problem.X_test, problem.y_test, act,
-                         float(s["step"]), int(s["record_every"]), list(snapshots), s["gd_form"],
-                         *[x for sp in specs for x in (sp.name, sp.a, sp.W0,
-                                                       "none" if sp.Phi is None else sp.Phi, float(sp.lam))])
     pred_key = _digest(resume_key, int(s["spectral_rows"]))
     pred_path = None if checkpoint_dir is None else checkpoint_dir / f"{group}.{resume_key}.pred.json"
     preds = _load_predictions(pred_path, pred_key)
